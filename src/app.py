@@ -1,0 +1,88 @@
+"""``create_app()``: assembles settings, engines, stores, controllers, dependencies and error handling. No logic."""
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from litestar.stores.registry import StoreRegistry
+from litestar.types import Message, Scope
+from redis.asyncio import Redis
+
+from src.caching import ConditionalGetMiddleware
+from src.config import Settings
+from src.db import create_engine
+from src.deps import provide_locale, provide_session
+from src.errors import EXCEPTION_HANDLERS
+from src.guide.controllers import CommuneController, DestinationController, MapController
+from src.health import HealthController
+
+API_VERSION = "0.1.0"
+
+
+async def _content_language(message: Message, scope: Scope) -> None:
+    """Say which locale the response is in (RFC 9110 §8.5) and that it varies with ``Accept-Language``."""
+    if message["type"] != "http.response.start":
+        return
+    locale = (scope.get("state") or {}).get("locale")
+    headers = message.setdefault("headers", [])  # type: ignore[typeddict-item]
+    if locale and not any(k.lower() == b"content-language" for k, _ in headers):
+        headers.append((b"content-language", str(locale).encode()))
+    headers.append((b"vary", b"Accept-Language"))
+
+
+def _stores(redis: Redis | None) -> StoreRegistry:
+    if redis is None:
+        return StoreRegistry(default_factory=lambda _name: MemoryStore())
+    root = RedisStore(redis, namespace="laocai")
+    return StoreRegistry(default_factory=root.with_namespace)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the ASGI application. Engines and the Redis client are created here but connect on first use."""
+    settings = settings or Settings()
+    settings.ensure_data_dir()
+    url = settings.effective_database_url
+    engine = create_engine(url)
+    read_engine = create_engine(url, read_only=True) if settings.is_sqlite else engine
+    redis: Redis | None = Redis.from_url(settings.redis_url) if settings.redis_url else None
+
+    async def dispose() -> None:
+        await engine.dispose()
+        if read_engine is not engine:
+            await read_engine.dispose()
+        if redis is not None:
+            await redis.aclose()
+
+    state: dict[str, Any] = {
+        "settings": settings,
+        "engine": engine,
+        "read_engine": read_engine,
+        "redis": redis,
+    }
+    return Litestar(
+        route_handlers=[HealthController, DestinationController, MapController, CommuneController],
+        dependencies={"session": Provide(provide_session), "locale": Provide(provide_locale)},
+        middleware=[ConditionalGetMiddleware(max_age=settings.cache_max_age, exclude=("^/health", "^/schema"))],
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[_content_language],
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        stores=_stores(redis),
+        state=State(state),
+        on_shutdown=[dispose],
+        openapi_config=OpenAPIConfig(
+            title="Lào Cai Travel API",
+            version=API_VERSION,
+            description="Digital map catalogue, bookings, payments and multilingual guide of Lào Cai province.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        logging_config=LoggingConfig(log_exceptions="debug", disable_stack_trace={404, 422, 400}),
+        debug=settings.debug,
+    )

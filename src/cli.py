@@ -1,0 +1,120 @@
+"""The ``laocai`` command: ``serve``, ``db upgrade``, ``import-catalogue``.
+
+Settings come from ``LAOCAI_*`` environment variables (see ``src/config.py``); with none set, everything runs
+embedded under ``./var`` (SQLite) and ``serve`` listens on 127.0.0.1:8000.
+"""
+
+import asyncio
+import logging
+
+import click
+import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from src.config import Settings
+from src.db import create_engine, unit_of_work
+from src.guide.importer import ImportReport, apply_catalogue, destination_count, load_catalogue
+from src.migrations import upgrade
+
+console = Console(stderr=True)
+
+_IMPORT_STEPS = ("communes", "former units", "destinations", "names", "aliases", "sources")
+
+
+async def _import(settings: Settings, *, only_if_empty: bool) -> ImportReport | None:
+    """Import the shipped catalogue in one transaction, with a progress bar; ``None`` when skipped."""
+    engine = create_engine(settings.effective_database_url)
+    try:
+        async with unit_of_work(engine) as session:
+            if only_if_empty and await destination_count(session) > 0:
+                return None
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            ) as progress:
+                task = progress.add_task("reading catalogue files", total=len(_IMPORT_STEPS) + 1)
+                catalogue = await asyncio.to_thread(load_catalogue, settings.catalogue_dir)
+                progress.update(task, advance=1, description=f"{len(catalogue.destinations)} destinations read")
+
+                def step(label: str, count: int) -> None:
+                    progress.update(task, advance=1, description=f"{label}: {count}")
+
+                report = await apply_catalogue(session, catalogue, step)
+            return report
+    finally:
+        await engine.dispose()
+
+
+def _print_report(report: ImportReport) -> None:
+    console.print(f"catalogue import: {report.summary()}")
+    if report.unresolved_aliases:
+        console.print(
+            f"[yellow]{len(report.unresolved_aliases)} aliases name no destination in the data: "
+            + "; ".join(report.unresolved_aliases)
+        )
+    if report.orphaned:
+        console.print(
+            f"[yellow]{len(report.orphaned)} destinations are no longer in the files (kept): "
+            + ", ".join(report.orphaned[:20])
+        )
+
+
+@click.group()
+def main() -> None:
+    """Lào Cai Travel: the digital map catalogue, bookings, payments and guide API."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default LAOCAI_HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default LAOCAI_PORT or 8000).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Apply migrations, import the shipped catalogue into an empty database, and serve the API."""
+    settings = Settings()
+    settings.ensure_data_dir()
+    console.print(f"database: {settings.effective_database_url}")
+    upgrade(settings.effective_database_url)
+    report = asyncio.run(_import(settings, only_if_empty=True))
+    if report is not None:
+        _print_report(report)
+    uvicorn.run(
+        "src.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations up to REVISION (default: head)."""
+    settings = Settings()
+    settings.ensure_data_dir()
+    upgrade(settings.effective_database_url, revision)
+    console.print(f"database at {revision}: {settings.effective_database_url}")
+
+
+@main.command("import-catalogue")
+def import_catalogue() -> None:
+    """Import (or update) the shipped catalogue; running it twice changes nothing."""
+    settings = Settings()
+    settings.ensure_data_dir()
+    upgrade(settings.effective_database_url)
+    report = asyncio.run(_import(settings, only_if_empty=False))
+    if report is not None:
+        _print_report(report)

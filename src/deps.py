@@ -1,0 +1,55 @@
+"""Dependencies shared by every domain: the request's unit of work and its negotiated locale."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.params import Parameter
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from src.db import unit_of_work
+from src.errors import UnsupportedLocale
+from src.i18n import SUPPORTED_LOCALES, map_tag, negotiate_accept_language
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def provide_session(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed after the handler returns, rolled back on any error.
+
+    Reads use the read engine (on SQLite a deferred ``BEGIN``, so readers never wait for the write lock).
+    """
+    engine = state.read_engine if request.method in _READ_METHODS else state.engine
+    async with unit_of_work(engine) as session:
+        yield session
+
+
+async def provide_locale(
+    request: Request[Any, Any, Any],
+    lang: Annotated[
+        str | None,
+        Parameter(
+            query="lang",
+            description=(
+                "Response language, a BCP 47 tag; wins over Accept-Language. Served: "
+                + ", ".join(SUPPORTED_LOCALES)
+                + " (zh, zh-CN, zh-Hant, zh-TW map to zh-Hans; en-US to en)."
+            ),
+            max_length=35,
+        ),
+    ] = None,
+) -> str:
+    """Negotiate the response locale: ``?lang=`` if given (422 when it maps to nothing), else ``Accept-Language``
+    (``vi`` when nothing in it is served). The result is kept in ``request.state.locale``."""
+    if lang is not None:
+        locale = map_tag(lang)
+        if locale is None:
+            raise UnsupportedLocale(
+                f"lang={lang!r} is not served; use one of {', '.join(SUPPORTED_LOCALES)}",
+                errors=[{"field": "lang", "source": "query", "message": "unsupported language"}],
+            )
+    else:
+        locale = negotiate_accept_language(request.headers.get("accept-language"))
+    request.state.locale = locale
+    return locale

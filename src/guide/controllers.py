@@ -1,0 +1,135 @@
+"""HTTP endpoints of the digital map catalogue (API.md): destinations, map features, communes.
+
+Controllers read inputs, make one service call and return its result; rules live in ``service.py``.
+"""
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from src.errors import InvalidParameter, problem_responses
+from src.guide.deps import provide_catalogue_service
+from src.guide.geo import parse_bbox
+from src.guide.models import DestinationKind
+from src.guide.schemas import (
+    CommuneDetail,
+    CommunePage,
+    DestinationDetail,
+    DestinationPage,
+    FeatureCollection,
+)
+from src.guide.service import MAX_RADIUS_KM, CatalogueService, DestinationQuery, Near
+from src.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+GEOJSON_MEDIA_TYPE = "application/geo+json"
+COMMUNE_CODE = r"^[0-9]{5}$"
+
+Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description=f"Page size (max {MAX_LIMIT}).")]
+Cursor = Annotated[str | None, Parameter(max_length=512, description="`next_cursor` of the previous page.")]
+Kinds = Annotated[
+    list[DestinationKind] | None,
+    Parameter(description="Only these kinds (repeat the parameter for several)."),
+]
+BBox = Annotated[
+    str | None,
+    Parameter(max_length=200, description="`minLon,minLat,maxLon,maxLat` in WGS84 degrees (RFC 7946 §5)."),
+]
+
+
+class DestinationController(Controller):
+    path = "/v1/destinations"
+    tags = ["catalogue"]
+    dependencies = {"service": Provide(provide_catalogue_service)}
+
+    @get("/", responses=problem_responses(400, 422), security=[])
+    async def list_destinations(
+        self,
+        service: CatalogueService,
+        kind: Kinds = None,
+        commune: Annotated[str | None, Parameter(pattern=COMMUNE_CODE, description="5-digit 2025 code.")] = None,
+        lat: Annotated[float | None, Parameter(ge=-90, le=90, description="WGS84 latitude, degrees.")] = None,
+        lon: Annotated[float | None, Parameter(ge=-180, le=180, description="WGS84 longitude, degrees.")] = None,
+        radius_km: Annotated[
+            float | None, Parameter(gt=0, le=MAX_RADIUS_KM, description="Radius around lat/lon, kilometres.")
+        ] = None,
+        bbox: BBox = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> DestinationPage:
+        """List destinations. With `lat`+`lon`+`radius_km` they come nearest first with `distance_m`;
+        otherwise by slug. Filters combine (all must hold)."""
+        given = {"lat": lat, "lon": lon, "radius_km": radius_km}
+        if any(v is not None for v in given.values()) and any(v is None for v in given.values()):
+            missing = [name for name, v in given.items() if v is None]
+            raise InvalidParameter(
+                "lat, lon and radius_km go together; missing: " + ", ".join(missing),
+                errors=[
+                    {"field": name, "source": "query", "message": "required with lat/lon/radius_km"} for name in missing
+                ],
+            )
+        near = (
+            Near(lat=lat, lon=lon, radius_km=radius_km) if lat is not None and lon is not None and radius_km else None
+        )
+        query = DestinationQuery(
+            kinds=[str(k) for k in kind or []],
+            commune=commune,
+            near=near,
+            bbox=parse_bbox(bbox) if bbox is not None else None,
+            limit=limit,
+            cursor=cursor,
+        )
+        return await service.list_destinations(query)
+
+    @get("/{slug:str}", responses=problem_responses(404, 422), security=[])
+    async def get_destination(
+        self, service: CatalogueService, slug: Annotated[str, Parameter(max_length=160)]
+    ) -> DestinationDetail:
+        """One destination with its names in every locale held, aliases, quality flags, sources and licences."""
+        return await service.get_destination(slug)
+
+
+class MapController(Controller):
+    path = "/v1/map"
+    tags = ["catalogue"]
+    dependencies = {"service": Provide(provide_catalogue_service)}
+
+    @get("/features", media_type=GEOJSON_MEDIA_TYPE, responses=problem_responses(400, 422), security=[])
+    async def features(
+        self,
+        service: CatalogueService,
+        bbox: Annotated[str, Parameter(max_length=200, description="`minLon,minLat,maxLon,maxLat`, WGS84.")],
+        kind: Kinds = None,
+        limit: Annotated[int, Parameter(ge=1, le=5000, description="Most features returned (max 5,000).")] = 500,
+    ) -> FeatureCollection:
+        """A GeoJSON FeatureCollection (RFC 7946) of the destinations in `bbox`, landmarks first;
+        `truncated` is true when more matched than `limit`."""
+        return await service.map_features(parse_bbox(bbox), [str(k) for k in kind or []], limit)
+
+
+class CommuneController(Controller):
+    path = "/v1/communes"
+    tags = ["catalogue"]
+    dependencies = {"service": Provide(provide_catalogue_service)}
+
+    @get("/", responses=problem_responses(400, 422), security=[])
+    async def list_communes(
+        self,
+        service: CatalogueService,
+        q: Annotated[
+            str | None,
+            Parameter(max_length=100, description="Part of a current or former (pre-2025) unit name."),
+        ] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> CommunePage:
+        """The 99 commune-level units (10 wards, 89 communes) of Lào Cai province since 2025-07-01, by code."""
+        return await service.list_communes(q, limit, cursor)
+
+    @get("/{code:str}", responses=problem_responses(404, 422), security=[])
+    async def get_commune(
+        self, service: CatalogueService, code: Annotated[str, Parameter(max_length=5)]
+    ) -> CommuneDetail:
+        """One commune with its boundary (GeoJSON geometry, counter-clockwise outer rings) and former units."""
+        return await service.get_commune(code)

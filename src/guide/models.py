@@ -1,0 +1,217 @@
+"""Tables of the digital map catalogue: communes (2025 units), their former units, destinations and their names.
+
+Coordinates are WGS84 decimal degrees. A destination is its own entity (a village, pass, peak, market...) linked to
+the 2025 commune it lies in; that link comes from the source data's ``commune_2025_code`` column, never from a
+point-in-polygon test (the simplified commune polygons overlap along shared edges, see data/SOURCES.md).
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from src.db import utcnow
+
+
+class DestinationKind(StrEnum):
+    """What a destination is: the source data's ``category`` (GeoNames feature codes mapped in data/SOURCES.md §8)."""
+
+    BRIDGE = "bridge"
+    BUILDING = "building"
+    CAVE = "cave"
+    CITY = "city"
+    DAM = "dam"
+    DESTINATION = "destination"
+    DOCK = "dock"
+    FERRY = "ferry"
+    HILL = "hill"
+    HILLS = "hills"
+    HOTEL = "hotel"
+    LAKE = "lake"
+    LOCALITY = "locality"
+    MARKET = "market"
+    MOUNTAIN = "mountain"
+    MOUNTAIN_PASS = "mountain_pass"  # noqa: S105  (a road over a col, not a secret)
+    MOUNTAIN_RANGE = "mountain_range"
+    NEIGHBOURHOOD = "neighbourhood"
+    PEAK = "peak"
+    RAILWAY_STATION = "railway_station"
+    RAPIDS = "rapids"
+    STREAM = "stream"
+    STREAM_SECTION = "stream_section"
+    TOWN = "town"
+    VILLAGE = "village"
+
+
+class QualityFlag(StrEnum):
+    """Known doubts about a record, shown to clients instead of dropping the record (data/SOURCES.md §8-§9)."""
+
+    #: A business listing last edited in GeoNames 2007-2017: a map feature, never a bookable property.
+    STALE_BUSINESS = "stale_business"
+    #: The source itself says the coordinate is likely wrong (e.g. "name says Sa Pa but point is 31 km away").
+    COORDINATE_SUSPECT = "coordinate_suspect"
+    #: Both coordinates sit on a 1 arc-minute grid (about ±1 km): an old map-derived record.
+    ARCMINUTE_PRECISION = "arcminute_precision"
+    #: A nominal or coarse point (article-level point, label point, 0.05° grid).
+    COARSE_POINT = "coarse_point"
+    #: The source flags another record as the same place; see ``possible_duplicates``.
+    LIKELY_DUPLICATE = "likely_duplicate"
+    #: The point lies just outside the 2025 province polygon (border ridge); ``outside_by_m`` says how far.
+    OUTSIDE_PROVINCE = "outside_province"
+    #: A French-era romanisation ("Ba Tchao Ping"): show only beside an editor-approved Vietnamese name.
+    FRENCH_ERA_SPELLING = "french_era_spelling"
+    #: The name's language could not be determined (unaccented romanisation of a Hmong, Dao, Tày or Thái name).
+    NAME_LANGUAGE_UNDETERMINED = "name_language_undetermined"
+
+
+class Commune(SQLModel, table=True):
+    """A commune-level unit (phường = ward, xã = commune) of the 2025 province, keyed by its 5-digit code.
+
+    Resolution 1673/NQ-UBTVQH15 set 99 units (10 wards, 89 communes) from 2025-07-01. ``boundary`` is a GeoJSON
+    Polygon or MultiPolygon (WGS84, ``[lon, lat]``) whose outer rings are stored counter-clockwise (RFC 7946 §3.1.6).
+    """
+
+    __tablename__ = "commune"
+    __table_args__ = (
+        CheckConstraint("unit_type IN ('ward', 'commune')", name="unit_type"),
+        CheckConstraint("code <> ''", name="code_not_empty"),
+    )
+
+    code: str = Field(primary_key=True, max_length=5)
+    name: str = Field(max_length=120)
+    full_name: str = Field(max_length=160)
+    name_en: str = Field(max_length=120)
+    name_folded: str = Field(max_length=120, index=True)
+    unit_type: str = Field(max_length=16)
+    area_km2: float
+    rep_lat: float
+    rep_lon: float
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+    boundary: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    old_province: str = Field(max_length=200)
+    old_districts: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=200)
+    licence: str = Field(max_length=200)
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class CommuneFormerUnit(SQLModel, table=True):
+    """A pre-2025 commune-level unit merged into a 2025 commune (data/admin/laocai_2025_merge_old_to_new.csv).
+
+    ``old_code`` is never resolved as the 2025 unit of the same number: each 2025 code re-uses one predecessor's.
+    """
+
+    __tablename__ = "commune_former_unit"
+
+    old_code: str = Field(primary_key=True, max_length=5)
+    commune_code: str = Field(foreign_key="commune.code", index=True, max_length=5)
+    old_name: str = Field(max_length=160)
+    old_name_folded: str = Field(max_length=160, index=True)
+    old_district_code: str = Field(max_length=5)
+    old_district: str = Field(max_length=160)
+    old_province_code: str = Field(max_length=5)
+    old_province: str = Field(max_length=160)
+    legal_basis: str = Field(max_length=300)
+
+
+class Destination(SQLModel, table=True):
+    """A place a visitor can find on the map: a village, peak, pass, lake, market, station...
+
+    ``lat``/``lon`` are WGS84 degrees; ``elevation_m`` is the surveyed elevation in metres when the source has one,
+    ``dem_m`` the SRTM-derived value. ``slug`` is issued once and never changes. ``source_id`` names the primary
+    record (``geonames:<id>``, ``wikivoyage:en:<page>``, ``anchor:<key>``); merged records are in
+    ``destination_source``.
+    """
+
+    __tablename__ = "destination"
+    __table_args__ = (
+        Index("ix_destination_lat_lon", "lat", "lon"),
+        CheckConstraint("lat BETWEEN -90 AND 90", name="lat_range"),
+        CheckConstraint("lon BETWEEN -180 AND 180", name="lon_range"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=160, unique=True)
+    kind: str = Field(max_length=32, index=True)
+    name: str = Field(max_length=200)
+    name_locale: str = Field(max_length=16)
+    name_folded: str = Field(max_length=200, index=True)
+    lat: float
+    lon: float
+    elevation_m: int | None = None
+    dem_m: int | None = None
+    population: int | None = None
+    commune_code: str | None = Field(default=None, foreign_key="commune.code", index=True, max_length=5)
+    coord_precision: str = Field(max_length=16)
+    in_province: bool = True
+    outside_by_m: int | None = None
+    source: str = Field(max_length=40)
+    source_id: str = Field(max_length=120, unique=True)
+    source_url: str | None = Field(default=None, max_length=300)
+    source_modified: str | None = Field(default=None, max_length=10)
+    licence: str = Field(max_length=120)
+    attribution: str = Field(max_length=300)
+    quality_flags: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    possible_duplicates: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    qa_note: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class DestinationSource(SQLModel, table=True):
+    """A further source record merged into a destination (e.g. the GeoNames points of the Fansipan summit)."""
+
+    __tablename__ = "destination_source"
+
+    source_id: str = Field(primary_key=True, max_length=120)
+    destination_id: int = Field(foreign_key="destination.id", index=True, ondelete="CASCADE")
+    source: str = Field(max_length=40)
+    name: str = Field(max_length=200)
+    lat: float
+    lon: float
+    source_url: str | None = Field(default=None, max_length=300)
+    licence: str = Field(max_length=120)
+    attribution: str = Field(max_length=300)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class DestinationTranslation(SQLModel, table=True):
+    """The name of a destination in one locale (BCP 47: ``vi``, ``en``, ``fr``, ``ko``, ``zh-Hans``, ``zh``...).
+
+    Only names that exist in a source are stored (never machine translations); ``name_source`` says which.
+    ``zh`` holds Chinese names whose script the source does not state (Who's On First ``name:zho``).
+    """
+
+    __tablename__ = "destination_translation"
+    __table_args__ = (UniqueConstraint("destination_id", "locale"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    destination_id: int = Field(foreign_key="destination.id", index=True, ondelete="CASCADE")
+    locale: str = Field(max_length=16)
+    name: str = Field(max_length=200)
+    name_source: str = Field(max_length=200)
+
+
+class DestinationAlias(SQLModel, table=True):
+    """Another name a destination is known by: GeoNames alternate names and the curated aliases file.
+
+    ``lang`` is BCP 47 (``und`` when unknown); ``alias_kind`` follows the aliases file (official, exonym, historic,
+    variant, false-friend, ambiguous...; ``alternate`` for GeoNames alternates). ``folded`` is the lower-case
+    diacritic-free form used for matching.
+    """
+
+    __tablename__ = "destination_alias"
+    __table_args__ = (UniqueConstraint("destination_id", "alias", "lang"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    destination_id: int = Field(foreign_key="destination.id", index=True, ondelete="CASCADE")
+    alias: str = Field(max_length=200)
+    lang: str = Field(max_length=16)
+    alias_kind: str = Field(max_length=40)
+    folded: str = Field(max_length=200, index=True)
+    evidence: str = Field(max_length=400)

@@ -1,0 +1,147 @@
+"""All SQL of the catalogue. Functions take the request's session and return model rows or plain mappings."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import case, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from src.guide.geo import Box
+from src.guide.models import (
+    Commune,
+    CommuneFormerUnit,
+    Destination,
+    DestinationAlias,
+    DestinationSource,
+    DestinationTranslation,
+)
+
+#: Map features come first by what a visitor looks for, so that a truncated map keeps the landmarks.
+KIND_PRIORITY = {
+    "destination": 0,
+    "city": 1,
+    "town": 2,
+    "peak": 3,
+    "mountain_pass": 4,
+    "market": 5,
+    "lake": 6,
+    "cave": 7,
+    "railway_station": 8,
+    "mountain": 9,
+    "village": 10,
+}
+
+
+def _filtered(kinds: Sequence[str], commune: str | None, boxes: Sequence[Box]):  # type: ignore[no-untyped-def]
+    query = select(Destination)
+    if kinds:
+        query = query.where(col(Destination.kind).in_(kinds))
+    if commune:
+        query = query.where(Destination.commune_code == commune)
+    for box in boxes:
+        query = query.where(
+            col(Destination.lat).between(box.min_lat, box.max_lat),
+            col(Destination.lon).between(box.min_lon, box.max_lon),
+        )
+    return query
+
+
+async def list_destinations(
+    session: AsyncSession,
+    *,
+    kinds: Sequence[str],
+    commune: str | None,
+    boxes: Sequence[Box],
+    after_slug: str | None,
+    limit: int,
+) -> Sequence[Destination]:
+    """Destinations matching every filter (all ``boxes`` must contain the point), by slug, after ``after_slug``."""
+    query = _filtered(kinds, commune, boxes)
+    if after_slug is not None:
+        query = query.where(Destination.slug > after_slug)
+    return (await session.exec(query.order_by(col(Destination.slug)).limit(limit))).all()
+
+
+async def destinations_in_boxes(
+    session: AsyncSession, *, kinds: Sequence[str], commune: str | None, boxes: Sequence[Box]
+) -> Sequence[Destination]:
+    """Every destination inside all ``boxes`` (the candidates of a radius query)."""
+    return (await session.exec(_filtered(kinds, commune, boxes))).all()
+
+
+async def map_features(session: AsyncSession, *, kinds: Sequence[str], box: Box, limit: int) -> Sequence[Destination]:
+    """Up to ``limit`` destinations inside ``box``, landmarks first (``KIND_PRIORITY``), then larger places."""
+    priority = case(KIND_PRIORITY, value=Destination.kind, else_=len(KIND_PRIORITY))
+    query = _filtered(kinds, None, [box]).order_by(
+        priority, col(Destination.population).desc().nulls_last(), col(Destination.id)
+    )
+    return (await session.exec(query.limit(limit))).all()
+
+
+async def get_destination(session: AsyncSession, slug: str) -> Destination | None:
+    return (await session.exec(select(Destination).where(Destination.slug == slug))).first()
+
+
+async def translations_for(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """Names per destination id: ``{id: {locale: name}}``."""
+    result: dict[int, dict[str, str]] = {}
+    if not ids:
+        return result
+    rows = await session.exec(select(DestinationTranslation).where(col(DestinationTranslation.destination_id).in_(ids)))
+    for row in rows:
+        result.setdefault(row.destination_id, {})[row.locale] = row.name
+    return result
+
+
+async def aliases_for(session: AsyncSession, destination_id: int) -> Sequence[DestinationAlias]:
+    query = select(DestinationAlias).where(DestinationAlias.destination_id == destination_id)
+    return (await session.exec(query.order_by(col(DestinationAlias.id)))).all()
+
+
+async def sources_for(session: AsyncSession, destination_id: int) -> Sequence[DestinationSource]:
+    query = select(DestinationSource).where(DestinationSource.destination_id == destination_id)
+    return (await session.exec(query.order_by(col(DestinationSource.source_id)))).all()
+
+
+async def slugs_by_source_id(session: AsyncSession, source_ids: Sequence[str]) -> dict[str, str]:
+    """Slugs of the destinations whose primary record is one of ``source_ids``."""
+    if not source_ids:
+        return {}
+    rows = await session.exec(
+        select(Destination.source_id, Destination.slug).where(col(Destination.source_id).in_(source_ids))
+    )
+    return dict(rows.all())
+
+
+async def communes_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Commune]:
+    if not codes:
+        return {}
+    rows = await session.exec(select(Commune).where(col(Commune.code).in_(codes)))
+    return {row.code: row for row in rows}
+
+
+async def list_communes(
+    session: AsyncSession, *, folded_query: str | None, after_code: str | None, limit: int
+) -> Sequence[Commune]:
+    """Communes by code; ``folded_query`` matches the current name or any former unit's name (folded)."""
+    query = select(Commune)
+    if folded_query:
+        pattern = f"%{folded_query}%"
+        former = select(CommuneFormerUnit.commune_code).where(col(CommuneFormerUnit.old_name_folded).like(pattern))
+        query = query.where(or_(col(Commune.name_folded).like(pattern), col(Commune.code).in_(former)))
+    if after_code is not None:
+        query = query.where(Commune.code > after_code)
+    return (await session.exec(query.order_by(col(Commune.code)).limit(limit))).all()
+
+
+async def get_commune(session: AsyncSession, code: str) -> Commune | None:
+    return await session.get(Commune, code)
+
+
+async def former_units_of(session: AsyncSession, code: str) -> Sequence[CommuneFormerUnit]:
+    query = select(CommuneFormerUnit).where(CommuneFormerUnit.commune_code == code)
+    return (await session.exec(query.order_by(col(CommuneFormerUnit.old_code)))).all()
+
+
+async def former_unit(session: AsyncSession, old_code: str) -> CommuneFormerUnit | None:
+    return await session.get(CommuneFormerUnit, old_code)

@@ -1,0 +1,331 @@
+"""The rules of the catalogue: filters, distance ordering, keyset paging, names along the locale fallback chain.
+
+Services read through the repository and never commit (the request owns the transaction).
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from src.errors import InvalidParameter, NotFound
+from src.guide import repository
+from src.guide.geo import Box, circle_box, haversine_m
+from src.guide.models import Commune, Destination
+from src.guide.names import fold
+from src.guide.schemas import (
+    Alias,
+    CommuneDetail,
+    CommunePage,
+    CommuneRef,
+    CommuneSummary,
+    DestinationDetail,
+    DestinationPage,
+    DestinationSummary,
+    DuplicateRef,
+    Feature,
+    FeatureCollection,
+    FeatureProperties,
+    FormerUnit,
+    Location,
+    PointGeometry,
+    SourceRecord,
+)
+from src.i18n import pick
+from src.pagination import decode_cursor, encode_cursor, query_fingerprint
+
+#: Largest radius accepted by the radius filter, in kilometres (the province is about 250 km across).
+MAX_RADIUS_KM = 300.0
+
+
+@dataclass(frozen=True)
+class Near:
+    """A radius filter: points within ``radius_km`` kilometres of (``lat``, ``lon``), WGS84 degrees."""
+
+    lat: float
+    lon: float
+    radius_km: float
+
+
+@dataclass(frozen=True)
+class DestinationQuery:
+    """Filters of ``GET /v1/destinations``; all given filters must hold."""
+
+    kinds: Sequence[str] = ()
+    commune: str | None = None
+    near: Near | None = None
+    bbox: Box | None = None
+    limit: int = 20
+    cursor: str | None = None
+
+
+class CatalogueService:
+    """Read access to destinations and communes, rendered in one negotiated ``locale``."""
+
+    def __init__(self, session: AsyncSession, locale: str) -> None:
+        self.session = session
+        self.locale = locale
+
+    # -- destinations ---------------------------------------------------------------------------------------------
+
+    async def list_destinations(self, query: DestinationQuery) -> DestinationPage:
+        """A page of destinations: by slug, or by distance (then id) when ``near`` is given.
+
+        Raises ``InvalidParameter`` (422) for an unknown commune or a cursor of another query.
+        """
+        if query.commune is not None:
+            await self._require_commune(query.commune)
+        boxes = [query.bbox] if query.bbox else []
+        fingerprint = query_fingerprint(
+            sorted(query.kinds),
+            query.commune,
+            query.near and vars(query.near),
+            query.bbox and vars(query.bbox),
+        )
+        if query.near is None:
+            after = decode_cursor(query.cursor, fingerprint, 1)[0] if query.cursor else None
+            if after is not None and not isinstance(after, str):
+                raise InvalidParameter("cursor is not one this service issued")
+            rows = await repository.list_destinations(
+                self.session,
+                kinds=query.kinds,
+                commune=query.commune,
+                boxes=boxes,
+                after_slug=after,
+                limit=query.limit + 1,
+            )
+            page, more = list(rows[: query.limit]), len(rows) > query.limit
+            items = await self._summaries(page, {})
+            next_cursor = encode_cursor(fingerprint, [page[-1].slug]) if more and page else None
+            return DestinationPage(items=items, next_cursor=next_cursor)
+
+        near = query.near
+        radius_m = near.radius_km * 1000.0
+        candidates = await repository.destinations_in_boxes(
+            self.session,
+            kinds=query.kinds,
+            commune=query.commune,
+            boxes=[*boxes, circle_box(near.lat, near.lon, radius_m)],
+        )
+        ranked = sorted(
+            (d, row.id or 0, row)
+            for row in candidates
+            if (d := haversine_m(near.lat, near.lon, row.lat, row.lon)) <= radius_m
+        )
+        if query.cursor:
+            last_distance, last_id = decode_cursor(query.cursor, fingerprint, 2)
+            if not isinstance(last_distance, int | float) or not isinstance(last_id, int):
+                raise InvalidParameter("cursor is not one this service issued")
+            ranked = [entry for entry in ranked if (entry[0], entry[1]) > (last_distance, last_id)]
+        page_entries = ranked[: query.limit]
+        distances = {row.id or 0: d for d, _, row in page_entries}
+        items = await self._summaries([row for _, _, row in page_entries], distances)
+        next_cursor = None
+        if len(ranked) > query.limit and page_entries:
+            d, row_id, _ = page_entries[-1]
+            next_cursor = encode_cursor(fingerprint, [d, row_id])
+        return DestinationPage(items=items, next_cursor=next_cursor)
+
+    async def get_destination(self, slug: str) -> DestinationDetail:
+        """One destination by slug; raises ``NotFound`` (404)."""
+        row = await repository.get_destination(self.session, slug)
+        if row is None or row.id is None:
+            raise NotFound(f"No destination has the slug {slug!r}.")
+        names = (await repository.translations_for(self.session, [row.id])).get(row.id, {})
+        name, name_locale = self._name(row, names)
+        communes = await repository.communes_by_code(self.session, [row.commune_code] if row.commune_code else [])
+        aliases = await repository.aliases_for(self.session, row.id)
+        extra = await repository.sources_for(self.session, row.id)
+        duplicate_slugs = await repository.slugs_by_source_id(self.session, row.possible_duplicates)
+        primary = SourceRecord(
+            source=row.source,
+            source_id=row.source_id,
+            name=row.name,
+            url=row.source_url,
+            licence=row.licence,
+            attribution=row.attribution,
+            note=row.qa_note,
+            primary=True,
+        )
+        return DestinationDetail(
+            slug=row.slug,
+            kind=row.kind,
+            name=name,
+            name_locale=name_locale,
+            names=names,
+            location=Location(lat=row.lat, lon=row.lon),
+            elevation_m=row.elevation_m,
+            dem_m=row.dem_m,
+            population=row.population,
+            commune=self._commune_ref(communes.get(row.commune_code or "")),
+            coord_precision=row.coord_precision,
+            in_province=row.in_province,
+            outside_by_m=row.outside_by_m,
+            quality_flags=list(row.quality_flags),
+            qa_note=row.qa_note,
+            possible_duplicates=[
+                DuplicateRef(source_id=ref, slug=duplicate_slugs.get(ref)) for ref in row.possible_duplicates
+            ],
+            aliases=[Alias(name=a.alias, lang=a.lang, kind=a.alias_kind) for a in aliases],
+            sources=[primary]
+            + [
+                SourceRecord(
+                    source=s.source,
+                    source_id=s.source_id,
+                    name=s.name,
+                    url=s.source_url,
+                    licence=s.licence,
+                    attribution=s.attribution,
+                    note=s.note,
+                    primary=False,
+                )
+                for s in extra
+            ],
+            updated_at=row.updated_at,
+        )
+
+    async def map_features(self, box: Box, kinds: Sequence[str], limit: int) -> FeatureCollection:
+        """A GeoJSON FeatureCollection of the destinations in ``box`` (landmarks first), at most ``limit``."""
+        rows = list(await repository.map_features(self.session, kinds=kinds, box=box, limit=limit + 1))
+        truncated = len(rows) > limit
+        rows = rows[:limit]
+        names = await repository.translations_for(self.session, [r.id for r in rows if r.id is not None])
+        features = []
+        for row in rows:
+            name, name_locale = self._name(row, names.get(row.id or 0, {}))
+            features.append(
+                Feature(
+                    type="Feature",
+                    id=row.slug,
+                    geometry=PointGeometry(type="Point", coordinates=[row.lon, row.lat]),
+                    properties=FeatureProperties(
+                        slug=row.slug,
+                        kind=row.kind,
+                        name=name,
+                        name_locale=name_locale,
+                        commune=row.commune_code,
+                        quality_flags=list(row.quality_flags),
+                    ),
+                )
+            )
+        return FeatureCollection(type="FeatureCollection", features=features, truncated=truncated)
+
+    # -- communes -------------------------------------------------------------------------------------------------
+
+    async def list_communes(self, q: str | None, limit: int, cursor: str | None) -> CommunePage:
+        """Communes by code; ``q`` matches current or former unit names, with or without diacritics."""
+        folded = fold(q) if q else None
+        fingerprint = query_fingerprint("communes", folded)
+        after = decode_cursor(cursor, fingerprint, 1)[0] if cursor else None
+        if after is not None and not isinstance(after, str):
+            raise InvalidParameter("cursor is not one this service issued")
+        rows = list(
+            await repository.list_communes(self.session, folded_query=folded, after_code=after, limit=limit + 1)
+        )
+        page = rows[:limit]
+        next_cursor = encode_cursor(fingerprint, [page[-1].code]) if len(rows) > limit and page else None
+        return CommunePage(items=[self._commune_summary(c) for c in page], next_cursor=next_cursor)
+
+    async def get_commune(self, code: str) -> CommuneDetail:
+        """One 2025 commune with boundary and former units; raises ``NotFound`` (404), naming the successor when
+        ``code`` is a former unit's code."""
+        commune = await repository.get_commune(self.session, code)
+        if commune is None:
+            former = await repository.former_unit(self.session, code)
+            if former is not None:
+                raise NotFound(
+                    f"{code} was the code of {former.old_name} before 2025-07-01; it is now part of commune "
+                    f"{former.commune_code}.",
+                    successor=former.commune_code,
+                )
+            raise NotFound(f"No 2025 commune has the code {code!r}.")
+        former_units = await repository.former_units_of(self.session, code)
+        summary = self._commune_summary(commune)
+        return CommuneDetail(
+            code=summary.code,
+            name=summary.name,
+            name_locale=summary.name_locale,
+            full_name=summary.full_name,
+            unit_type=summary.unit_type,
+            area_km2=summary.area_km2,
+            representative_point=summary.representative_point,
+            bbox=summary.bbox,
+            boundary=commune.boundary,
+            old_province=commune.old_province,
+            old_districts=list(commune.old_districts),
+            former_units=[
+                FormerUnit(
+                    code=f.old_code,
+                    name=f.old_name,
+                    district=f.old_district,
+                    province=f.old_province,
+                    legal_basis=f.legal_basis,
+                )
+                for f in former_units
+            ],
+            source=commune.source,
+            licence=commune.licence,
+        )
+
+    # -- helpers --------------------------------------------------------------------------------------------------
+
+    async def _require_commune(self, code: str) -> None:
+        if await repository.get_commune(self.session, code) is not None:
+            return
+        former = await repository.former_unit(self.session, code)
+        hint = f" ({code} is a pre-2025 code, now part of {former.commune_code})" if former else ""
+        message = f"commune {code} is not a 2025 commune code{hint}"
+        raise InvalidParameter(message, errors=[{"field": "commune", "source": "query", "message": message}])
+
+    def _name(self, row: Destination, names: dict[str, str]) -> tuple[str, str]:
+        picked = pick(names, self.locale)
+        return picked if picked is not None else (row.name, row.name_locale)
+
+    def _commune_name(self, commune: Commune) -> tuple[str, str]:
+        picked = pick({"vi": commune.name, "en": commune.name_en}, self.locale)
+        return picked if picked is not None else (commune.name, "vi")
+
+    def _commune_ref(self, commune: Commune | None) -> CommuneRef | None:
+        if commune is None:
+            return None
+        name, name_locale = self._commune_name(commune)
+        return CommuneRef(code=commune.code, name=name, name_locale=name_locale, unit_type=commune.unit_type)
+
+    def _commune_summary(self, commune: Commune) -> CommuneSummary:
+        name, name_locale = self._commune_name(commune)
+        return CommuneSummary(
+            code=commune.code,
+            name=name,
+            name_locale=name_locale,
+            full_name=commune.full_name,
+            unit_type=commune.unit_type,
+            area_km2=commune.area_km2,
+            representative_point=Location(lat=commune.rep_lat, lon=commune.rep_lon),
+            bbox=[commune.min_lon, commune.min_lat, commune.max_lon, commune.max_lat],
+        )
+
+    async def _summaries(self, rows: Sequence[Destination], distances: dict[int, float]) -> list[DestinationSummary]:
+        ids = [row.id for row in rows if row.id is not None]
+        names = await repository.translations_for(self.session, ids)
+        communes = await repository.communes_by_code(
+            self.session, sorted({row.commune_code for row in rows if row.commune_code})
+        )
+        items = []
+        for row in rows:
+            name, name_locale = self._name(row, names.get(row.id or 0, {}))
+            distance = distances.get(row.id or 0)
+            items.append(
+                DestinationSummary(
+                    slug=row.slug,
+                    kind=row.kind,
+                    name=name,
+                    name_locale=name_locale,
+                    location=Location(lat=row.lat, lon=row.lon),
+                    commune=self._commune_ref(communes.get(row.commune_code or "")),
+                    elevation_m=row.elevation_m,
+                    quality_flags=list(row.quality_flags),
+                    distance_m=None if distance is None else math.floor(distance + 0.5),
+                )
+            )
+        return items

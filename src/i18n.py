@@ -1,0 +1,125 @@
+"""Locales: negotiation (Babel), gettext catalogs for API messages, fallback chains for translated content.
+
+Supported locales, in BCP 47 form: ``vi`` (the default), ``en``, ``zh-Hans``, ``fr``, ``ko``. Any Chinese tag
+(``zh``, ``zh-CN``, ``zh-Hant``, ``zh-TW``...) maps to ``zh-Hans``, the only Chinese the catalogue is edited in, and
+any regional variant of a supported language maps to that language (``en-US`` -> ``en``). See API.md, "Locale".
+
+Catalogs live in ``locales/<lang>/LC_MESSAGES/messages.po`` and are compiled in memory when first used, so a fresh
+clone needs no build step and a stale ``.mo`` file can never be served.
+"""
+
+import io
+from functools import cache
+
+from babel import Locale
+from babel.core import parse_locale
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from src.config import PROJECT_ROOT
+
+DEFAULT_LOCALE = "vi"
+SUPPORTED_LOCALES: tuple[str, ...] = ("vi", "en", "zh-Hans", "fr", "ko")
+LOCALES_DIR = PROJECT_ROOT / "locales"
+
+_BY_LANGUAGE = {"vi": "vi", "en": "en", "zh": "zh-Hans", "fr": "fr", "ko": "ko"}
+#: Content stored under a script-less tag that a reader of the requested locale can still read.
+_EXTRA_FALLBACK = {"zh-Hans": ("zh",)}
+
+
+def N_(message: str) -> str:  # noqa: N802  (gettext's conventional marker name)
+    """Mark ``message`` for extraction (pybabel) without translating it now; it is translated at render time."""
+    return message
+
+
+def map_tag(tag: str) -> str | None:
+    """Map one BCP 47 language tag to a supported locale, or ``None`` when nothing fits.
+
+    ``"zh-TW"`` -> ``"zh-Hans"``, ``"en-US"`` -> ``"en"``, ``"xx"`` -> ``None``. Malformed tags give ``None``.
+    """
+    tag = tag.strip()
+    if not tag or tag == "*":
+        return None
+    try:
+        language = parse_locale(tag.replace("_", "-"), sep="-")[0]
+    except ValueError:
+        return None
+    return _BY_LANGUAGE.get(language.lower())
+
+
+def parse_accept_language(header: str) -> list[str]:
+    """The language ranges of an ``Accept-Language`` header, best first (RFC 9110 §12.4.2, §12.5.4).
+
+    Ranges with ``q=0`` are dropped; a malformed weight counts as ``q=0``. Ties keep the header's order.
+    """
+    weighted: list[tuple[float, int, str]] = []
+    for position, item in enumerate(header.split(",")):
+        tag, *params = (part.strip() for part in item.split(";"))
+        if not tag:
+            continue
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+                if not 0.0 <= quality <= 1.0:
+                    quality = 0.0
+        if quality > 0:
+            weighted.append((-quality, position, tag))
+    return [tag for _, _, tag in sorted(weighted)]
+
+
+def negotiate_accept_language(header: str | None) -> str:
+    """The supported locale that best matches an ``Accept-Language`` header; ``vi`` when none does."""
+    for tag in parse_accept_language(header or ""):
+        if (locale := map_tag(tag)) is not None:
+            return locale
+    return DEFAULT_LOCALE
+
+
+def fallback_chain(locale: str) -> tuple[str, ...]:
+    """The locales to try, in order, for a translated field requested in ``locale``: requested -> ``en`` -> ``vi``.
+
+    ``zh-Hans`` also accepts ``zh`` (Chinese of unstated script) right after itself.
+    """
+    chain: list[str] = []
+    for candidate in (locale, *_EXTRA_FALLBACK.get(locale, ()), "en", DEFAULT_LOCALE):
+        if candidate not in chain:
+            chain.append(candidate)
+    return tuple(chain)
+
+
+def pick(values: dict[str, str], locale: str) -> tuple[str, str] | None:
+    """The first of ``values`` (locale -> text) along ``locale``'s fallback chain, as ``(text, its locale)``."""
+    for candidate in fallback_chain(locale):
+        if candidate in values:
+            return values[candidate], candidate
+    return None
+
+
+def catalog_dir_name(locale: str) -> str:
+    """The gettext folder name of a locale: ``zh-Hans`` -> ``zh_Hans``."""
+    return str(Locale.parse(locale, sep="-"))
+
+
+@cache
+def translations(locale: str) -> NullTranslations:
+    """The compiled gettext catalog of ``locale`` (``NullTranslations`` when none is shipped)."""
+    path = LOCALES_DIR / catalog_dir_name(locale) / "LC_MESSAGES" / "messages.po"
+    if not path.exists():
+        return NullTranslations()
+    with path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=catalog_dir_name(locale))
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer)
+
+
+def gettext(message: str, locale: str) -> str:
+    """Translate an API message into ``locale`` (the message itself when the catalog lacks it)."""
+    return translations(locale).gettext(message)

@@ -1,0 +1,47 @@
+"""Opaque cursors for keyset paging (API.md, "Lists": ``{"items": [...], "next_cursor": "..."|null}``).
+
+A cursor is base64url JSON holding the sort key of the last item and a fingerprint of the query it belongs to, so
+a cursor replayed against other filters is refused (422) instead of silently skipping or repeating items.
+"""
+
+import base64
+import binascii
+import hashlib
+import json
+from typing import Any
+
+from src.errors import InvalidParameter
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+def query_fingerprint(*parts: Any) -> str:
+    """A short stable hash of the filters a cursor is valid for."""
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def encode_cursor(fingerprint: str, key: list[Any]) -> str:
+    """Encode the sort ``key`` of the last item returned (JSON-serialisable values)."""
+    raw = json.dumps({"q": fingerprint, "k": key}, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, fingerprint: str, arity: int) -> list[Any]:
+    """Decode a cursor made by ``encode_cursor`` for the same query; raises ``InvalidParameter`` (422) otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidParameter("cursor is not one this service issued", errors=[_error()]) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("k"), list) or len(data["k"]) != arity:
+        raise InvalidParameter("cursor is not one this service issued", errors=[_error()])
+    if data.get("q") != fingerprint:
+        raise InvalidParameter("cursor belongs to a query with other filters", errors=[_error()])
+    key: list[Any] = data["k"]
+    return key
+
+
+def _error() -> dict[str, str]:
+    return {"field": "cursor", "source": "query", "message": "invalid cursor"}
