@@ -1,6 +1,6 @@
 """``create_app()``: assembles settings, engines, stores, controllers, dependencies and error handling. No logic."""
 
-from typing import Any
+from typing import Any, cast
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
@@ -31,7 +31,7 @@ async def _content_language(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     locale = (scope.get("state") or {}).get("locale")
-    headers = message.setdefault("headers", [])  # type: ignore[typeddict-item]
+    headers = cast("list[tuple[bytes, bytes]]", message.setdefault("headers", []))
     if locale and not any(k.lower() == b"content-language" for k, _ in headers):
         headers.append((b"content-language", str(locale).encode()))
     headers.append((b"vary", b"Accept-Language"))
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[HealthController, DestinationController, MapController, CommuneController],
         dependencies={"session": Provide(provide_session), "locale": Provide(provide_locale)},
-        middleware=[ConditionalGetMiddleware(max_age=settings.cache_max_age, exclude=("^/health", "^/schema"))],
+        middleware=[ConditionalGetMiddleware(max_age=settings.cache_max_age)],
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[_content_language],
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),

@@ -9,12 +9,12 @@ import hashlib
 
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 
-def entity_tag(body: bytes) -> str:
-    """The weak entity tag of a response body: ``W/"<first 32 hex digits of its SHA-256>"``."""
-    return f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+def entity_tag(representation: bytes) -> str:
+    """The weak entity tag of a representation: ``W/"<first 32 hex digits of its SHA-256>"``."""
+    return f'W/"{hashlib.sha256(representation).hexdigest()[:32]}"'
 
 
 def none_match(if_none_match: str, etag: str) -> bool:
@@ -32,8 +32,8 @@ class ConditionalGetMiddleware(ASGIMiddleware):
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, max_age: int, exclude: tuple[str, ...] = ()) -> None:
-        self.exclude_path_pattern = exclude
+    def __init__(self, max_age: int, prefixes: tuple[str, ...] = ("/v1/",)) -> None:
+        self.should_bypass_for_scope = lambda scope: not scope["path"].startswith(prefixes)
         self.cache_control = f"public, max-age={max_age}".encode()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
@@ -42,7 +42,7 @@ class ConditionalGetMiddleware(ASGIMiddleware):
             return
         request_headers = dict(scope.get("headers", []))
         if_none_match = request_headers.get(b"if-none-match", b"").decode("latin-1")
-        start: Message | None = None
+        start: HTTPResponseStartEvent | None = None
         chunks: list[bytes] = []
 
         async def buffered_send(message: Message) -> None:
@@ -61,8 +61,10 @@ class ConditionalGetMiddleware(ASGIMiddleware):
             if message.get("more_body", False):
                 return
             body = b"".join(chunks)
-            etag = entity_tag(body)
-            headers = [(k, v) for k, v in start["headers"] if k.lower() not in {b"etag", b"cache-control"}]
+            # The same bytes in another Content-Language are another representation (RFC 9110 §8.8.3).
+            locale = str((scope.get("state") or {}).get("locale", ""))
+            etag = entity_tag(locale.encode() + b"\n" + body)
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in {b"etag", b"cache-control"}]
             headers += [(b"etag", etag.encode()), (b"cache-control", self.cache_control)]
             if if_none_match and none_match(if_none_match, etag):
                 kept = {b"etag", b"cache-control", b"vary", b"content-language", b"date"}
@@ -75,7 +77,7 @@ class ConditionalGetMiddleware(ASGIMiddleware):
                 )
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
-            await send({**start, "headers": headers})
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body, "more_body": False})
 
         await next_app(scope, receive, buffered_send)

@@ -118,3 +118,7 @@ def import_catalogue() -> None:
     report = asyncio.run(_import(settings, only_if_empty=False))
     if report is not None:
         _print_report(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -30,7 +30,6 @@ async def provide_locale(
     lang: Annotated[
         str | None,
         Parameter(
-            query="lang",
             description=(
                 "Response language, a BCP 47 tag; wins over Accept-Language. Served: "
                 + ", ".join(SUPPORTED_LOCALES)

@@ -149,7 +149,8 @@ def _validation_error_handler(request: Request[Any, Any, Any], exc: ValidationEx
         for item in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(item, dict)
     ]
-    missing = errors and all(str(e["message"]).startswith("Missing required") for e in errors)
+    messages = [str(e["message"]) for e in errors] or [str(exc.detail)]
+    missing = all(message.startswith("Missing required") for message in messages)
     unparseable = "decode" in str(exc.detail).lower() or "malformed" in str(exc.detail).lower()
     status = 400 if (missing or unparseable) else 422
     code, title = (

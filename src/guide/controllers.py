@@ -6,7 +6,7 @@ Controllers read inputs, make one service call and return its result; rules live
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
 
 from src.errors import InvalidParameter, problem_responses
@@ -46,7 +46,7 @@ class DestinationController(Controller):
     @get("/", responses=problem_responses(400, 422), security=[])
     async def list_destinations(
         self,
-        service: CatalogueService,
+        service: NamedDependency[CatalogueService],
         kind: Kinds = None,
         commune: Annotated[str | None, Parameter(pattern=COMMUNE_CODE, description="5-digit 2025 code.")] = None,
         lat: Annotated[float | None, Parameter(ge=-90, le=90, description="WGS84 latitude, degrees.")] = None,
@@ -84,7 +84,7 @@ class DestinationController(Controller):
 
     @get("/{slug:str}", responses=problem_responses(404, 422), security=[])
     async def get_destination(
-        self, service: CatalogueService, slug: Annotated[str, Parameter(max_length=160)]
+        self, service: NamedDependency[CatalogueService], slug: Annotated[str, Parameter(max_length=160)]
     ) -> DestinationDetail:
         """One destination with its names in every locale held, aliases, quality flags, sources and licences."""
         return await service.get_destination(slug)
@@ -98,7 +98,7 @@ class MapController(Controller):
     @get("/features", media_type=GEOJSON_MEDIA_TYPE, responses=problem_responses(400, 422), security=[])
     async def features(
         self,
-        service: CatalogueService,
+        service: NamedDependency[CatalogueService],
         bbox: Annotated[str, Parameter(max_length=200, description="`minLon,minLat,maxLon,maxLat`, WGS84.")],
         kind: Kinds = None,
         limit: Annotated[int, Parameter(ge=1, le=5000, description="Most features returned (max 5,000).")] = 500,
@@ -116,7 +116,7 @@ class CommuneController(Controller):
     @get("/", responses=problem_responses(400, 422), security=[])
     async def list_communes(
         self,
-        service: CatalogueService,
+        service: NamedDependency[CatalogueService],
         q: Annotated[
             str | None,
             Parameter(max_length=100, description="Part of a current or former (pre-2025) unit name."),
@@ -129,7 +129,7 @@ class CommuneController(Controller):
 
     @get("/{code:str}", responses=problem_responses(404, 422), security=[])
     async def get_commune(
-        self, service: CatalogueService, code: Annotated[str, Parameter(max_length=5)]
+        self, service: NamedDependency[CatalogueService], code: Annotated[str, Parameter(max_length=5)]
     ) -> CommuneDetail:
         """One commune with its boundary (GeoJSON geometry, counter-clockwise outer rings) and former units."""
         return await service.get_commune(code)

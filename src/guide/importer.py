@@ -27,6 +27,8 @@ from typing import Any
 from shapely.geometry import mapping, shape
 from shapely.geometry.polygon import orient
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.db import utcnow
@@ -320,8 +322,8 @@ def _merge(primary: DestinationRecord, other: DestinationRecord) -> None:
     for locale, name in other.translations.items():
         primary.translations.setdefault(locale, name)
     primary.aliases.setdefault((values["name"], values["name_locale"]), ("merged-record", other.source_id))
-    for key, alias in other.aliases.items():
-        primary.aliases.setdefault(key, alias)
+    for alias_key, alias_value in other.aliases.items():
+        primary.aliases.setdefault(alias_key, alias_value)
 
 
 def _rank(record: DestinationRecord) -> tuple[Any, ...]:
@@ -422,7 +424,7 @@ def assign_slugs(
 
 
 async def _sync_rows(
-    session: AsyncSession,
+    conn: AsyncConnection,
     model: Any,
     key: str,
     desired: dict[Any, dict[str, Any]],
@@ -433,20 +435,20 @@ async def _sync_rows(
     """Make ``model``'s table equal ``desired`` (key -> column values): insert, update, delete by ``key``."""
     table = model.__table__
     columns = [c.name for c in table.columns if c.name not in {"id", "created_at", "updated_at"}]
-    existing = {getattr(row, key): row for row in (await session.exec(select(table))).all()}
+    existing = {getattr(row, key): row for row in (await conn.execute(select(table))).all()}
     for k, values in desired.items():
         row = existing.pop(k, None)
         if row is None:
-            await session.execute(table.insert().values(**values, **({"updated_at": utcnow()} if touch else {})))
+            await conn.execute(table.insert().values(**values, **({"updated_at": utcnow()} if touch else {})))
             report.inserted[table.name] += 1
         elif any(getattr(row, c) != values[c] for c in columns if c in values):
             changes = dict(values)
             if touch:
                 touch(changes)
-            await session.execute(update(table).where(table.c[key] == k).values(**changes))
+            await conn.execute(update(table).where(table.c[key] == k).values(**changes))
             report.updated[table.name] += 1
     for k in existing:
-        await session.execute(delete(table).where(table.c[key] == k))
+        await conn.execute(delete(table).where(table.c[key] == k))
         report.deleted[table.name] += 1
 
 
@@ -463,22 +465,23 @@ async def apply_catalogue(
     files are not deleted (a slug once issued stays resolvable); they are reported as ``orphaned``.
     """
     report = ImportReport(unresolved_aliases=list(catalogue.unresolved_aliases))
+    conn = await session.connection()
     step = progress or (lambda _label, _n: None)
 
-    await _sync_rows(session, Commune, "code", catalogue.communes, report, touch=_stamp)
+    await _sync_rows(conn, Commune, "code", catalogue.communes, report, touch=_stamp)
     step("communes", len(catalogue.communes))
-    await _sync_rows(session, CommuneFormerUnit, "old_code", catalogue.former_units, report)
+    await _sync_rows(conn, CommuneFormerUnit, "old_code", catalogue.former_units, report)
     step("former units", len(catalogue.former_units))
 
     dest_table = Destination.__table__  # type: ignore[attr-defined]
-    existing = {row.source_id: row for row in (await session.exec(select(dest_table))).all()}
+    existing = {row.source_id: row for row in (await conn.execute(select(dest_table))).all()}
     taken = {row.slug for row in existing.values()}
     new_records = [r for sid, r in catalogue.destinations.items() if sid not in existing]
     commune_names = {code: c["name"] for code, c in catalogue.communes.items()}
     slugs = assign_slugs(new_records, taken, commune_names)
     now = utcnow()
     if new_records:
-        await session.execute(
+        await conn.execute(
             dest_table.insert(),
             [
                 {
@@ -495,14 +498,14 @@ async def apply_catalogue(
     for source_id, record in catalogue.destinations.items():
         row = existing.get(source_id)
         if row is not None and any(getattr(row, c) != v for c, v in record.values.items()):
-            await session.execute(
+            await conn.execute(
                 update(dest_table).where(dest_table.c.source_id == source_id).values(**record.values, updated_at=now)
             )
             report.updated["destination"] += 1
     report.orphaned = sorted(set(existing) - set(catalogue.destinations))
     step("destinations", len(catalogue.destinations))
 
-    ids = dict((await session.execute(select(dest_table.c.source_id, dest_table.c.id))).tuples().all())
+    ids: dict[str, int] = dict((await conn.execute(select(dest_table.c.source_id, dest_table.c.id))).all())
     translations: dict[Any, dict[str, Any]] = {}
     aliases: dict[Any, dict[str, Any]] = {}
     sources: dict[Any, dict[str, Any]] = {}
@@ -526,18 +529,18 @@ async def apply_catalogue(
             }
         for extra in record.extra_sources:
             sources[extra["source_id"]] = {**extra, "destination_id": dest_id}
-    await _sync_composite(session, DestinationTranslation, ("destination_id", "locale"), translations, report)
+    await _sync_composite(conn, DestinationTranslation, ("destination_id", "locale"), translations, report)
     step("names", len(translations))
-    await _sync_composite(session, DestinationAlias, ("destination_id", "alias", "lang"), aliases, report)
+    await _sync_composite(conn, DestinationAlias, ("destination_id", "alias", "lang"), aliases, report)
     step("aliases", len(aliases))
-    await _sync_rows(session, DestinationSource, "source_id", sources, report)
+    await _sync_rows(conn, DestinationSource, "source_id", sources, report)
     step("sources", len(sources))
     await session.flush()
     return report
 
 
 async def _sync_composite(
-    session: AsyncSession,
+    conn: AsyncConnection,
     model: Any,
     key: tuple[str, ...],
     desired: dict[Any, dict[str, Any]],
@@ -547,7 +550,7 @@ async def _sync_composite(
     table = model.__table__
     columns = [c.name for c in table.columns if c.name != "id"]
     existing: dict[Any, Any] = {}
-    for row in (await session.exec(select(table))).all():
+    for row in (await conn.execute(select(table))).all():
         existing[tuple(getattr(row, k) for k in key)] = row
     inserts = []
     for k, values in desired.items():
@@ -555,17 +558,17 @@ async def _sync_composite(
         if row is None:
             inserts.append(values)
         elif any(getattr(row, c) != values[c] for c in columns):
-            await session.execute(update(table).where(table.c.id == row.id).values(**values))
+            await conn.execute(update(table).where(table.c.id == row.id).values(**values))
             report.updated[table.name] += 1
     if inserts:
-        await session.execute(table.insert(), inserts)
+        await conn.execute(table.insert(), inserts)
         report.inserted[table.name] += len(inserts)
     stale_ids = [row.id for row in existing.values()]
     for start in range(0, len(stale_ids), 500):
-        await session.execute(delete(table).where(table.c.id.in_(stale_ids[start : start + 500])))
+        await conn.execute(delete(table).where(table.c.id.in_(stale_ids[start : start + 500])))
     report.deleted[table.name] += len(stale_ids)
 
 
 async def destination_count(session: AsyncSession) -> int:
     """How many destinations the database holds (0 means the catalogue was never imported)."""
-    return int((await session.execute(select(func.count()).select_from(Destination))).scalar_one())
+    return int((await session.exec(sqlmodel_select(func.count()).select_from(Destination))).one())

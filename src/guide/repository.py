@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import case, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from src.guide.geo import Box
 from src.guide.models import (
@@ -32,7 +33,7 @@ KIND_PRIORITY = {
 }
 
 
-def _filtered(kinds: Sequence[str], commune: str | None, boxes: Sequence[Box]):  # type: ignore[no-untyped-def]
+def _filtered(kinds: Sequence[str], commune: str | None, boxes: Sequence[Box]) -> SelectOfScalar[Destination]:
     query = select(Destination)
     if kinds:
         query = query.where(col(Destination.kind).in_(kinds))

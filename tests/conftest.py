@@ -1,0 +1,110 @@
+"""Test fixtures: a real database built by the migrations and holding the real catalogue, and the app over it.
+
+Every test that uses ``client`` runs once per backend: SQLite (always) and PostgreSQL + Redis when
+``TEST_DATABASE_URL`` / ``TEST_REDIS_URL`` are set (CI sets both). Requests go through httpx's ``ASGITransport``
+in the test's own event loop (Litestar's TestClient would serialise them in another thread).
+"""
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar import Litestar
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from src.app import create_app
+from src.config import Settings
+from src.db import create_engine, unit_of_work
+from src.guide.importer import apply_catalogue, load_catalogue
+from src.migrations import upgrade
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+BACKENDS = ["sqlite", *(["postgresql"] if TEST_DATABASE_URL else [])]
+
+
+async def reset_postgres(url: str) -> None:
+    """Drop everything in the test database's public schema, so the migrations build it from nothing."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+async def scratch_postgres_url(name: str) -> str:
+    """The URL of a database ``name`` beside ``TEST_DATABASE_URL`` on the same server, created when missing."""
+    base = make_url(TEST_DATABASE_URL)
+    engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            exists = await connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+async def migrated_database(backend: str, folder: Path, *, scratch: str | None = None) -> str:
+    """A database URL of ``backend`` whose schema was built by running the Alembic migrations.
+
+    ``scratch`` names a separate PostgreSQL database, for tests that must not touch the shared one.
+    """
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{folder / 'test.sqlite3'}"
+    else:
+        url = await scratch_postgres_url(scratch) if scratch else TEST_DATABASE_URL
+        await reset_postgres(url)
+    await asyncio.to_thread(upgrade, url)
+    return url
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def catalogue_dir() -> Path:
+    return Settings().catalogue_dir
+
+
+@pytest.fixture(scope="session")
+async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory, catalogue_dir: Path) -> str:
+    """A migrated database of ``backend`` holding the shipped catalogue."""
+    url = await migrated_database(backend, tmp_path_factory.mktemp(backend))
+    engine = create_engine(url)
+    try:
+        async with unit_of_work(engine) as session:
+            await apply_catalogue(session, load_catalogue(catalogue_dir))
+    finally:
+        await engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+async def settings(backend: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    redis_url = TEST_REDIS_URL if backend == "postgresql" else ""
+    return Settings(database_url=database_url, redis_url=redis_url, data_dir=tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Litestar]:
+    application = create_app(settings)
+    yield application
+    for hook in application.on_shutdown:
+        await hook()  # type: ignore[call-arg,misc]
+
+
+@pytest.fixture(scope="session")
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

@@ -1,0 +1,60 @@
+"""``laocai serve`` end to end on a fresh data folder: migrations, catalogue import, real HTTP on loopback."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAOCAI_")}
+    env["LAOCAI_DATA_DIR"] = str(tmp_path / "var")
+    command = [sys.executable, "-m", "src.cli", "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        ready = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                ready = httpx.get(f"{base}/health/ready", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        assert ready is not None, "server never answered"
+        assert ready.status_code == 200
+        assert (tmp_path / "var" / "laocai.sqlite3").exists()
+        page = httpx.get(f"{base}/v1/destinations", params={"limit": 100}, timeout=5).json()
+        assert len(page["items"]) == 100
+        assert page["next_cursor"]
+    finally:
+        process.terminate()
+        try:
+            output = process.communicate(timeout=15)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output = process.communicate()[0].decode(errors="replace")
+    assert "catalogue import: inserted" in output, output
+
+
+def test_import_catalogue_twice_changes_nothing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAOCAI_")}
+    env["LAOCAI_DATA_DIR"] = str(tmp_path / "var")
+    command = [sys.executable, "-m", "src.cli", "import-catalogue"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert "inserted destination=" in first.stderr
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert "catalogue import: no changes" in second.stderr

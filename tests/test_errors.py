@@ -1,0 +1,79 @@
+"""Bad input always gets an RFC 9457 problem with a 4xx status, in the negotiated language; never a 500."""
+
+import httpx
+import pytest
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("/v1/map/features", {"bbox": "103.75,22.28,103.90"}, 422),
+        ("/v1/map/features", {"bbox": "a,b,c,d"}, 422),
+        ("/v1/map/features", {"bbox": "103.9,22.28,103.75,22.40"}, 422),
+        ("/v1/map/features", {"bbox": "103.75,22.28,103.90,95"}, 422),
+        ("/v1/map/features", {"bbox": "nan,22.28,103.90,22.40"}, 422),
+        ("/v1/map/features", {}, 400),
+        ("/v1/map/features", {"bbox": "103,21,106,23", "limit": "5001"}, 422),
+        ("/v1/destinations", {"bbox": "1,2,3"}, 422),
+        ("/v1/destinations", {"lat": "91", "lon": "103.8", "radius_km": "3"}, 422),
+        ("/v1/destinations", {"lat": "22.3", "lon": "181", "radius_km": "3"}, 422),
+        ("/v1/destinations", {"lat": "22.3", "lon": "103.8", "radius_km": "-1"}, 422),
+        ("/v1/destinations", {"lat": "22.3", "lon": "103.8", "radius_km": "0"}, 422),
+        ("/v1/destinations", {"lat": "22.3", "lon": "103.8", "radius_km": "1e309"}, 422),
+        ("/v1/destinations", {"lat": "nan", "lon": "103.8", "radius_km": "3"}, 422),
+        ("/v1/destinations", {"lat": "abc", "lon": "103.8", "radius_km": "3"}, 422),
+        ("/v1/destinations", {"lat": "22.3", "lon": "103.8"}, 422),
+        ("/v1/destinations", {"radius_km": "3"}, 422),
+        ("/v1/destinations", {"kind": "castle"}, 422),
+        ("/v1/destinations", {"commune": "3006"}, 422),
+        ("/v1/destinations", {"commune": "99999"}, 422),
+        ("/v1/destinations", {"limit": "0"}, 422),
+        ("/v1/destinations", {"limit": "101"}, 422),
+        ("/v1/destinations", {"limit": "99999999999999999999999"}, 422),
+        ("/v1/destinations", {"cursor": "not-a-cursor"}, 422),
+        ("/v1/destinations", {"cursor": "eyJxIjoxfQ"}, 422),
+        ("/v1/destinations", {"lang": "xx"}, 422),
+        ("/v1/destinations", {"lang": "---"}, 422),
+        ("/v1/destinations/does-not-exist", {}, 404),
+        ("/v1/communes/00000", {}, 404),
+        ("/v1/communes/abc", {}, 404),
+        ("/v1/communes", {"cursor": "%%%"}, 422),
+        ("/v1/nowhere", {}, 404),
+    ],
+)
+async def test_bad_input_is_a_4xx_problem(
+    client: httpx.AsyncClient, path: str, params: dict[str, str], status: int
+) -> None:
+    response = await client.get(path, params=params)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("/problems/")
+    assert body["code"]
+    assert body["title"]
+    assert body["detail"]
+
+
+async def test_problem_title_is_translated(client: httpx.AsyncClient) -> None:
+    params = {"bbox": "1,2,3"}
+    for locale, title in [("vi", "Tham số không hợp lệ"), ("en", "Invalid parameter"), ("zh-CN", "参数无效")]:
+        response = await client.get("/v1/map/features", params=params, headers={"Accept-Language": locale})
+        assert response.json()["title"] == title
+
+
+async def test_unsupported_lang_is_422_but_header_falls_back_to_vi(client: httpx.AsyncClient) -> None:
+    bad = await client.get("/v1/destinations/cat-cat", params={"lang": "xx"})
+    assert bad.status_code == 422
+    assert bad.json()["code"] == "unsupported_locale"
+    fallback = await client.get("/v1/destinations/cat-cat", headers={"Accept-Language": "xx, de;q=0.8"})
+    assert fallback.status_code == 200
+    assert fallback.headers["content-language"] == "vi"
+
+
+async def test_wrong_method_is_a_405_problem(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/destinations", json={})
+    assert response.status_code == 405
+    assert response.headers["content-type"].startswith(PROBLEM)

@@ -1,0 +1,80 @@
+"""HTTP behaviour shared by every catalogue GET: ETag/304, Content-Language, readiness, OpenAPI, stores."""
+
+import httpx
+from litestar import Litestar
+from litestar.stores.redis import RedisStore
+
+
+async def test_etag_and_304(client: httpx.AsyncClient) -> None:
+    first = await client.get("/v1/destinations/cat-cat", headers={"Accept-Language": "en"})
+    etag = first.headers["etag"]
+    assert etag.startswith('W/"')
+    assert "max-age" in first.headers["cache-control"]
+    assert "Accept-Language" in first.headers["vary"]
+    again = await client.get("/v1/destinations/cat-cat", headers={"Accept-Language": "en", "If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    # Another language is another representation (even where the bytes are alike): another tag, so no 304.
+    other = await client.get("/v1/destinations/cat-cat", headers={"Accept-Language": "ko", "If-None-Match": etag})
+    assert other.status_code == 200
+    assert other.headers["etag"] != etag
+    listing = await client.get("/v1/communes")
+    assert (
+        await client.get("/v1/communes", headers={"If-None-Match": f'"x", {listing.headers["etag"]}'})
+    ).status_code == 304
+    features = await client.get("/v1/map/features", params={"bbox": "103.75,22.28,103.90,22.40"})
+    replay = await client.get(
+        "/v1/map/features",
+        params={"bbox": "103.75,22.28,103.90,22.40"},
+        headers={"If-None-Match": features.headers["etag"]},
+    )
+    assert replay.status_code == 304
+
+
+async def test_errors_and_probes_are_not_cached(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/v1/destinations/nowhere-at-all")
+    assert "etag" not in missing.headers
+    ready = await client.get("/health/ready")
+    assert "etag" not in ready.headers
+
+
+async def test_health(client: httpx.AsyncClient, app: Litestar) -> None:
+    assert (await client.get("/health/live")).json() == {"status": "live"}
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["checks"]["database"] == "ok"
+    assert body["destinations"] > 2000
+    expected_redis = "ok" if app.state.redis is not None else "not configured"
+    assert body["checks"]["redis"] == expected_redis
+
+
+async def test_openapi_documents_the_contract(client: httpx.AsyncClient) -> None:
+    response = await client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    spec = response.json()
+    for path in (
+        "/v1/destinations",
+        "/v1/destinations/{slug}",
+        "/v1/map/features",
+        "/v1/communes",
+        "/v1/communes/{code}",
+    ):
+        assert path in spec["paths"], path
+    responses = spec["paths"]["/v1/destinations"]["get"]["responses"]
+    assert "422" in responses
+    parameters = {p["name"] for p in spec["paths"]["/v1/destinations"]["get"]["parameters"]}
+    assert {"lat", "lon", "radius_km", "bbox", "kind", "commune", "limit", "cursor", "lang"} <= parameters
+
+
+async def test_shared_store_uses_redis_when_configured(app: Litestar) -> None:
+    store = app.stores.get("test-roundtrip")
+    if app.state.redis is None:
+        assert not isinstance(store, RedisStore)
+    else:
+        assert isinstance(store, RedisStore)
+    await store.set("probe", b"value", expires_in=30)
+    assert await store.get("probe") == b"value"
+    await store.delete("probe")
+    assert await store.get("probe") is None
