@@ -128,17 +128,9 @@ class FormerUnit(msgspec.Struct):
     legal_basis: str
 
 
-class CommuneDetail(msgspec.Struct):
+class CommuneDetail(CommuneSummary):
     """A commune with its boundary (GeoJSON geometry, counter-clockwise outer rings) and former names."""
 
-    code: str
-    name: str
-    name_locale: str
-    full_name: str
-    unit_type: str
-    area_km2: float
-    representative_point: Location
-    bbox: list[float]
     boundary: dict[str, Any]
     old_province: str
     old_districts: list[str]

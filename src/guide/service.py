@@ -6,6 +6,7 @@ Services read through the repository and never commit (the request owns the tran
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -241,16 +242,8 @@ class CatalogueService:
                 )
             raise NotFound(f"No 2025 commune has the code {code!r}.")
         former_units = await repository.former_units_of(self.session, code)
-        summary = self._commune_summary(commune)
         return CommuneDetail(
-            code=summary.code,
-            name=summary.name,
-            name_locale=summary.name_locale,
-            full_name=summary.full_name,
-            unit_type=summary.unit_type,
-            area_km2=summary.area_km2,
-            representative_point=summary.representative_point,
-            bbox=summary.bbox,
+            **self._commune_fields(commune),
             boundary=commune.boundary,
             old_province=commune.old_province,
             old_districts=list(commune.old_districts),
@@ -292,18 +285,21 @@ class CatalogueService:
         name, name_locale = self._commune_name(commune)
         return CommuneRef(code=commune.code, name=name, name_locale=name_locale, unit_type=commune.unit_type)
 
-    def _commune_summary(self, commune: Commune) -> CommuneSummary:
+    def _commune_fields(self, commune: Commune) -> dict[str, Any]:
         name, name_locale = self._commune_name(commune)
-        return CommuneSummary(
-            code=commune.code,
-            name=name,
-            name_locale=name_locale,
-            full_name=commune.full_name,
-            unit_type=commune.unit_type,
-            area_km2=commune.area_km2,
-            representative_point=Location(lat=commune.rep_lat, lon=commune.rep_lon),
-            bbox=[commune.min_lon, commune.min_lat, commune.max_lon, commune.max_lat],
-        )
+        return {
+            "code": commune.code,
+            "name": name,
+            "name_locale": name_locale,
+            "full_name": commune.full_name,
+            "unit_type": commune.unit_type,
+            "area_km2": commune.area_km2,
+            "representative_point": Location(lat=commune.rep_lat, lon=commune.rep_lon),
+            "bbox": [commune.min_lon, commune.min_lat, commune.max_lon, commune.max_lat],
+        }
+
+    def _commune_summary(self, commune: Commune) -> CommuneSummary:
+        return CommuneSummary(**self._commune_fields(commune))
 
     async def _summaries(self, rows: Sequence[Destination], distances: dict[int, float]) -> list[DestinationSummary]:
         ids = [row.id for row in rows if row.id is not None]
