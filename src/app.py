@@ -3,7 +3,6 @@
 from typing import Any, cast
 
 from litestar import Litestar
-from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
@@ -15,7 +14,7 @@ from litestar.stores.registry import StoreRegistry
 from litestar.types import Message, Scope
 from redis.asyncio import Redis
 
-from src.caching import ConditionalGetMiddleware
+from src.caching import HttpCacheMiddleware
 from src.config import Settings
 from src.db import create_engine
 from src.deps import provide_locale, provide_session
@@ -69,10 +68,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[HealthController, DestinationController, MapController, CommuneController],
         dependencies={"session": Provide(provide_session), "locale": Provide(provide_locale)},
-        middleware=[ConditionalGetMiddleware(max_age=settings.cache_max_age)],
+        middleware=[HttpCacheMiddleware(max_age=settings.cache_max_age)],
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[_content_language],
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
         stores=_stores(redis),
         state=State(state),
         on_shutdown=[dispose],

@@ -1,15 +1,23 @@
-"""HTTP caching of catalogue GETs: ``ETag`` + ``If-None-Match`` -> 304 (RFC 9110 §8.8.3, §13.1.2).
+"""HTTP caching and compression of catalogue GETs (everything under ``/v1/``).
 
-The entity tag is a weak validator (``W/"..."``) derived from the response body, so it changes whenever the
-served bytes change (data, locale, fields) and stays valid across gzip encoding. ``Cache-Control`` lets the app keep
-a copy offline for ``max_age`` seconds; ``Vary: Accept-Language`` keeps caches from mixing languages.
+- ``ETag`` + ``If-None-Match`` -> 304 (RFC 9110 §8.8.3, §13.1.2). The tag is a weak validator (``W/"..."``) computed
+  from the identity body and its ``Content-Language``: it changes whenever the served content changes and is the
+  same for the gzip and identity codings of one representation (weak tags may be shared by semantically
+  equivalent representations), so an offline app revalidates cheaply whatever coding it accepts.
+- gzip (RFC 9110 §8.4.1.3) when the client accepts it and the body is at least ``minimum_size`` bytes, with a zero
+  mtime so the same body always compresses to the same bytes.
+- ``Cache-Control: public, max-age=...`` lets apps and proxies keep a copy; ``Vary: Accept-Encoding`` is added to
+  compressible responses (``Vary: Accept-Language`` is added for every response in ``src/app.py``).
 """
 
+import gzip
 import hashlib
 
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
+
+from src.http_headers import parse_weighted_list
 
 
 def entity_tag(representation: bytes) -> str:
@@ -27,32 +35,37 @@ def none_match(if_none_match: str, etag: str) -> bool:
     return False
 
 
-class ConditionalGetMiddleware(ASGIMiddleware):
-    """Buffers a 200 response to a GET/HEAD, adds ``ETag`` and ``Cache-Control``, and answers 304 on a match."""
+def accepts_gzip(accept_encoding: str) -> bool:
+    """True when ``Accept-Encoding`` allows gzip (``gzip``, ``x-gzip`` or ``*`` with a non-zero weight)."""
+    return any(coding.lower() in {"gzip", "x-gzip", "*"} for coding in parse_weighted_list(accept_encoding))
+
+
+class HttpCacheMiddleware(ASGIMiddleware):
+    """Buffers each 200 response to a GET under ``/v1/``, tags it, answers 304 on a match, gzips when accepted."""
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, max_age: int, prefixes: tuple[str, ...] = ("/v1/",)) -> None:
-        self.should_bypass_for_scope = lambda scope: not scope["path"].startswith(prefixes)
+    def __init__(self, max_age: int, minimum_size: int = 1024) -> None:
+        self.should_bypass_for_scope = lambda scope: not scope["path"].startswith("/v1/")
         self.cache_control = f"public, max-age={max_age}".encode()
+        self.minimum_size = minimum_size
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if scope.get("method") not in {"GET", "HEAD"}:
+        if scope.get("method") != "GET":
             await next_app(scope, receive, send)
             return
         request_headers = dict(scope.get("headers", []))
         if_none_match = request_headers.get(b"if-none-match", b"").decode("latin-1")
+        gzip_ok = accepts_gzip(request_headers.get(b"accept-encoding", b"").decode("latin-1"))
         start: HTTPResponseStartEvent | None = None
         chunks: list[bytes] = []
 
         async def buffered_send(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
-                if message["status"] != 200:
-                    start = None
+                start = message if message["status"] == 200 else None
+                if start is None:
                     await send(message)
-                    return
-                start = message
                 return
             if message["type"] != "http.response.body" or start is None:
                 await send(message)
@@ -61,22 +74,24 @@ class ConditionalGetMiddleware(ASGIMiddleware):
             if message.get("more_body", False):
                 return
             body = b"".join(chunks)
-            # The same bytes in another Content-Language are another representation (RFC 9110 §8.8.3).
             locale = str((scope.get("state") or {}).get("locale", ""))
             etag = entity_tag(locale.encode() + b"\n" + body)
-            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in {b"etag", b"cache-control"}]
+            dropped = {b"etag", b"cache-control", b"content-length", b"content-encoding"}
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in dropped]
             headers += [(b"etag", etag.encode()), (b"cache-control", self.cache_control)]
             if if_none_match and none_match(if_none_match, etag):
                 kept = {b"etag", b"cache-control", b"vary", b"content-language", b"date"}
                 await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 304,
-                        "headers": [h for h in headers if h[0] in kept],
-                    }
+                    {"type": "http.response.start", "status": 304, "headers": [h for h in headers if h[0] in kept]}
                 )
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
+            if len(body) >= self.minimum_size:
+                headers.append((b"vary", b"Accept-Encoding"))
+                if gzip_ok:
+                    body = gzip.compress(body, compresslevel=6, mtime=0)
+                    headers.append((b"content-encoding", b"gzip"))
+            headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body, "more_body": False})
 

@@ -18,6 +18,7 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from src.config import PROJECT_ROOT
+from src.http_headers import parse_weighted_list
 
 DEFAULT_LOCALE = "vi"
 SUPPORTED_LOCALES: tuple[str, ...] = ("vi", "en", "zh-Hans", "fr", "ko")
@@ -49,28 +50,8 @@ def map_tag(tag: str) -> str | None:
 
 
 def parse_accept_language(header: str) -> list[str]:
-    """The language ranges of an ``Accept-Language`` header, best first (RFC 9110 §12.4.2, §12.5.4).
-
-    Ranges with ``q=0`` are dropped; a malformed weight counts as ``q=0``. Ties keep the header's order.
-    """
-    weighted: list[tuple[float, int, str]] = []
-    for position, item in enumerate(header.split(",")):
-        tag, *params = (part.strip() for part in item.split(";"))
-        if not tag:
-            continue
-        quality = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-                if not 0.0 <= quality <= 1.0:
-                    quality = 0.0
-        if quality > 0:
-            weighted.append((-quality, position, tag))
-    return [tag for _, _, tag in sorted(weighted)]
+    """The language ranges of an ``Accept-Language`` header, best first (RFC 9110 §12.5.4)."""
+    return parse_weighted_list(header)
 
 
 def negotiate_accept_language(header: str | None) -> str:

@@ -78,3 +78,19 @@ async def test_shared_store_uses_redis_when_configured(app: Litestar) -> None:
     assert await store.get("probe") == b"value"
     await store.delete("probe")
     assert await store.get("probe") is None
+
+
+async def test_gzip_keeps_the_entity_tag_stable(client: httpx.AsyncClient) -> None:
+    params = {"lat": 22.3364, "lon": 103.8438, "radius_km": 3, "limit": 100}
+    plain = await client.get("/v1/destinations", params=params, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    zipped = await client.get("/v1/destinations", params=params, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.json() == plain.json()  # httpx decodes the gzip body
+    assert "Accept-Encoding" in zipped.headers["vary"]
+    again = await client.get("/v1/destinations", params=params, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["etag"] == plain.headers["etag"] == again.headers["etag"]
+    revalidated = await client.get(
+        "/v1/destinations", params=params, headers={"Accept-Encoding": "gzip", "If-None-Match": plain.headers["etag"]}
+    )
+    assert revalidated.status_code == 304
