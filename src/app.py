@@ -8,19 +8,17 @@ from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.stores.memory import MemoryStore
-from litestar.stores.redis import RedisStore
-from litestar.stores.registry import StoreRegistry
 from litestar.types import Message, Scope
 from redis.asyncio import Redis
 
-from src.caching import HttpCacheMiddleware
+from src.caching import HttpCacheMiddleware, build_stores, response_cache_config
 from src.config import Settings
 from src.db import create_engine
 from src.deps import provide_locale, provide_session
 from src.errors import EXCEPTION_HANDLERS
 from src.guide.controllers import CommuneController, DestinationController, MapController
 from src.health import HealthController
+from src.i18n import LocaleMiddleware
 
 API_VERSION = "0.1.0"
 
@@ -34,13 +32,6 @@ async def _content_language(message: Message, scope: Scope) -> None:
     if locale and not any(k.lower() == b"content-language" for k, _ in headers):
         headers.append((b"content-language", str(locale).encode()))
     headers.append((b"vary", b"Accept-Language"))
-
-
-def _stores(redis: Redis | None) -> StoreRegistry:
-    if redis is None:
-        return StoreRegistry(default_factory=lambda _name: MemoryStore())
-    root = RedisStore(redis, namespace="laocai")
-    return StoreRegistry(default_factory=root.with_namespace)
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -68,10 +59,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[HealthController, DestinationController, MapController, CommuneController],
         dependencies={"session": Provide(provide_session), "locale": Provide(provide_locale)},
-        middleware=[HttpCacheMiddleware(max_age=settings.cache_max_age)],
+        middleware=[LocaleMiddleware(), HttpCacheMiddleware(max_age=settings.cache_max_age)],
+        response_cache_config=response_cache_config(settings.response_cache_seconds),
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[_content_language],
-        stores=_stores(redis),
+        stores=build_stores(redis),
         state=State(state),
         on_shutdown=[dispose],
         openapi_config=OpenAPIConfig(

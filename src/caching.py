@@ -12,10 +12,17 @@
 
 import gzip
 import hashlib
+from typing import Any
 
+from litestar import Request
+from litestar.config.response_cache import ResponseCacheConfig, default_cache_key_builder
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from litestar.stores.registry import StoreRegistry
+from litestar.types import ASGIApp, HTTPResponseStartEvent, HTTPScope, Message, Receive, Scope, Send
+from redis.asyncio import Redis
 
 from src.http_headers import parse_weighted_list
 
@@ -96,3 +103,54 @@ class HttpCacheMiddleware(ASGIMiddleware):
             await send({"type": "http.response.body", "body": body, "more_body": False})
 
         await next_app(scope, receive, buffered_send)
+
+
+def response_cache_key(request: Request[Any, Any, Any]) -> str:
+    """Key of a cached response: the negotiated locale, method, path and sorted query.
+
+    Litestar's default key ignores ``Accept-Language`` (STACK-NOTES.md): without the locale a page would be served
+    in the language of whoever asked first.
+    """
+    locale = request.scope.get("state", {}).get("locale", "")
+    return f"{locale}|{default_cache_key_builder(request)}"
+
+
+def response_cache_config(seconds: int) -> ResponseCacheConfig:
+    """Server-side caching of rendered catalogue responses for ``seconds`` (0: never cached)."""
+
+    def cacheable(_scope: HTTPScope, status_code: int) -> bool:
+        return seconds > 0 and status_code == 200
+
+    return ResponseCacheConfig(
+        default_expiration=seconds or None,
+        key_builder=response_cache_key,
+        store=RESPONSE_CACHE_STORE,
+        cache_response_filter=cacheable,
+    )
+
+
+#: Name of the store holding rendered responses (a namespace of the Redis store when Redis is configured).
+RESPONSE_CACHE_STORE = "response_cache"
+
+
+def build_stores(redis: Redis | None) -> StoreRegistry:
+    """The app's stores: namespaces of one Redis store (``laocai:<name>``) when Redis is configured, so every
+    worker shares them; otherwise one in-process ``MemoryStore`` per name (the embedded default)."""
+    if redis is None:
+        return StoreRegistry(default_factory=lambda _name: MemoryStore())
+    root = RedisStore(redis, namespace="laocai")
+    return StoreRegistry(default_factory=root.with_namespace)
+
+
+async def clear_response_cache(redis_url: str) -> None:
+    """Drop every cached response in the shared (Redis) store, e.g. after the catalogue changed.
+
+    In-process stores need no clearing from outside: they live in the server process and expire on their own.
+    """
+    if not redis_url:
+        return
+    redis = Redis.from_url(redis_url)
+    try:
+        await build_stores(redis).get(RESPONSE_CACHE_STORE).delete_all()
+    finally:
+        await redis.aclose()

@@ -12,6 +12,7 @@ import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from src.caching import clear_response_cache
 from src.config import Settings
 from src.db import create_engine, unit_of_work
 from src.guide.importer import ImportReport, apply_catalogue, destination_count, load_catalogue
@@ -45,9 +46,11 @@ async def _import(settings: Settings, *, only_if_empty: bool) -> ImportReport | 
                     progress.update(task, advance=1, description=f"{label}: {count}")
 
                 report = await apply_catalogue(session, catalogue, step)
-            return report
     finally:
         await engine.dispose()
+    if report.changed:
+        await clear_response_cache(settings.redis_url)
+    return report
 
 
 def _print_report(report: ImportReport) -> None:

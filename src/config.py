@@ -26,6 +26,8 @@ class Settings(BaseSettings):
         host, port: where ``laocai serve`` listens (loopback by default).
         debug: Litestar debug mode (tracebacks in logs; never shown to clients).
         cache_max_age: seconds clients and proxies may reuse a catalogue response (``Cache-Control``).
+        response_cache_seconds: seconds the server keeps a rendered catalogue response in the shared
+            ``response_cache`` store (Redis when configured); 0 turns server-side caching off.
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -38,6 +40,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     debug: bool = False
     cache_max_age: int = Field(default=300, ge=0)
+    response_cache_seconds: int = Field(default=60, ge=0)
 
     @cached_property
     def effective_database_url(self) -> str:

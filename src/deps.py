@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.db import unit_of_work
 from src.errors import UnsupportedLocale
-from src.i18n import SUPPORTED_LOCALES, map_tag, negotiate_accept_language
+from src.i18n import SUPPORTED_LOCALES, map_tag, negotiate
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -39,16 +39,14 @@ async def provide_locale(
         ),
     ] = None,
 ) -> str:
-    """Negotiate the response locale: ``?lang=`` if given (422 when it maps to nothing), else ``Accept-Language``
-    (``vi`` when nothing in it is served). The result is kept in ``request.state.locale``."""
-    if lang is not None:
-        locale = map_tag(lang)
-        if locale is None:
-            raise UnsupportedLocale(
-                f"lang={lang!r} is not served; use one of {', '.join(SUPPORTED_LOCALES)}",
-                errors=[{"field": "lang", "source": "query", "message": "unsupported language"}],
-            )
-    else:
-        locale = negotiate_accept_language(request.headers.get("accept-language"))
-    request.state.locale = locale
-    return locale
+    """The locale negotiated by ``LocaleMiddleware`` (``?lang=`` over ``Accept-Language``, default ``vi``).
+
+    Raises ``UnsupportedLocale`` (422) when ``?lang=`` names no served locale (API.md, "Locale").
+    """
+    if lang is not None and map_tag(lang) is None:
+        raise UnsupportedLocale(
+            f"lang={lang!r} is not served; use one of {', '.join(SUPPORTED_LOCALES)}",
+            errors=[{"field": "lang", "source": "query", "message": "unsupported language"}],
+        )
+    locale = request.state.get("locale")
+    return locale if isinstance(locale, str) else negotiate(lang, request.headers.get("accept-language"))

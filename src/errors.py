@@ -16,7 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
-from src.i18n import N_, gettext, map_tag, negotiate_accept_language
+from src.i18n import N_, gettext, negotiate
 
 logger = logging.getLogger("laocai.errors")
 
@@ -95,15 +95,12 @@ _HTTP_TITLES: dict[int, tuple[str, str]] = {
 
 
 def request_locale(request: Request[Any, Any, Any]) -> str:
-    """The locale negotiated for this request, or (when negotiation itself failed) the ``Accept-Language`` one."""
-    state = request.scope.get("state") or {}
-    locale = state.get("locale")
+    """The locale negotiated for this request by ``LocaleMiddleware``, or negotiated here when no route matched
+    (the router answers 404/405 before any middleware runs)."""
+    locale = (request.scope.get("state") or {}).get("locale")
     if isinstance(locale, str):
         return locale
-    lang = request.query_params.get("lang")
-    if lang and (mapped := map_tag(lang)) is not None:
-        return mapped
-    return negotiate_accept_language(request.headers.get("accept-language"))
+    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
 def problem_response(

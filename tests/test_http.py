@@ -4,6 +4,9 @@ import httpx
 from litestar import Litestar
 from litestar.stores.redis import RedisStore
 
+from src.caching import clear_response_cache
+from src.config import Settings
+
 
 async def test_etag_and_304(client: httpx.AsyncClient) -> None:
     first = await client.get("/v1/destinations/cat-cat", headers={"Accept-Language": "en"})
@@ -94,3 +97,30 @@ async def test_gzip_keeps_the_entity_tag_stable(client: httpx.AsyncClient) -> No
         "/v1/destinations", params=params, headers={"Accept-Encoding": "gzip", "If-None-Match": plain.headers["etag"]}
     )
     assert revalidated.status_code == 304
+
+
+async def test_response_cache_is_keyed_by_locale(client: httpx.AsyncClient, app: Litestar) -> None:
+    store = app.stores.get("response_cache")
+    await store.delete_all()
+    english = await client.get("/v1/destinations/fansipan", headers={"Accept-Language": "en"})
+    vietnamese = await client.get("/v1/destinations/fansipan", headers={"Accept-Language": "vi"})
+    cached_english = await client.get("/v1/destinations/fansipan", headers={"Accept-Language": "en"})
+    assert (english.json()["name"], vietnamese.json()["name"]) == ("Fansipan", "Phan Xi Păng")
+    assert cached_english.json() == english.json()
+    assert cached_english.headers["content-language"] == "en"
+    assert cached_english.headers["etag"] == english.headers["etag"]
+    assert await store.exists("en|GET/v1/destinations/fansipan")
+    assert await store.exists("vi|GET/v1/destinations/fansipan")
+    # An invalid ?lang= is never answered from the cache.
+    assert (await client.get("/v1/destinations/fansipan", params={"lang": "xx"})).status_code == 422
+
+
+async def test_catalogue_import_clears_the_shared_response_cache(app: Litestar, settings: Settings) -> None:
+    store = app.stores.get("response_cache")
+    await store.set("vi|GET/v1/destinations/cat-cat", b"stale", expires_in=60)
+    await clear_response_cache(settings.redis_url)
+    if settings.redis_url:
+        assert not await store.exists("vi|GET/v1/destinations/cat-cat")
+    else:  # in-process store: nothing to clear from outside; entries expire by themselves
+        assert await store.exists("vi|GET/v1/destinations/cat-cat")
+        await store.delete_all()

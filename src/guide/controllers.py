@@ -43,7 +43,7 @@ class DestinationController(Controller):
     tags = ["catalogue"]
     dependencies = {"service": Provide(provide_catalogue_service)}
 
-    @get("/", responses=problem_responses(400, 422), security=[])
+    @get("/", responses=problem_responses(400, 422), security=[], cache=True)
     async def list_destinations(
         self,
         service: NamedDependency[CatalogueService],
@@ -82,7 +82,7 @@ class DestinationController(Controller):
         )
         return await service.list_destinations(query)
 
-    @get("/{slug:str}", responses=problem_responses(404, 422), security=[])
+    @get("/{slug:str}", responses=problem_responses(404, 422), security=[], cache=True)
     async def get_destination(
         self, service: NamedDependency[CatalogueService], slug: Annotated[str, Parameter(max_length=160)]
     ) -> DestinationDetail:
@@ -95,7 +95,7 @@ class MapController(Controller):
     tags = ["catalogue"]
     dependencies = {"service": Provide(provide_catalogue_service)}
 
-    @get("/features", media_type=GEOJSON_MEDIA_TYPE, responses=problem_responses(400, 422), security=[])
+    @get("/features", media_type=GEOJSON_MEDIA_TYPE, responses=problem_responses(400, 422), security=[], cache=True)
     async def features(
         self,
         service: NamedDependency[CatalogueService],
@@ -113,7 +113,7 @@ class CommuneController(Controller):
     tags = ["catalogue"]
     dependencies = {"service": Provide(provide_catalogue_service)}
 
-    @get("/", responses=problem_responses(400, 422), security=[])
+    @get("/", responses=problem_responses(400, 422), security=[], cache=True)
     async def list_communes(
         self,
         service: NamedDependency[CatalogueService],
@@ -127,7 +127,7 @@ class CommuneController(Controller):
         """The 99 commune-level units (10 wards, 89 communes) of Lào Cai province since 2025-07-01, by code."""
         return await service.list_communes(q, limit, cursor)
 
-    @get("/{code:str}", responses=problem_responses(404, 422), security=[])
+    @get("/{code:str}", responses=problem_responses(404, 422), security=[], cache=True)
     async def get_commune(
         self, service: NamedDependency[CatalogueService], code: Annotated[str, Parameter(max_length=5)]
     ) -> CommuneDetail:

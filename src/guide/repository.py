@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 from sqlalchemy import case, or_
+from sqlalchemy.orm import defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -117,15 +118,15 @@ async def slugs_by_source_id(session: AsyncSession, source_ids: Sequence[str]) -
 async def communes_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[str, Commune]:
     if not codes:
         return {}
-    rows = await session.exec(select(Commune).where(col(Commune.code).in_(codes)))
-    return {row.code: row for row in rows}
+    query = select(Commune).options(defer(Commune.boundary)).where(col(Commune.code).in_(codes))  # type: ignore[arg-type]
+    return {row.code: row for row in await session.exec(query)}
 
 
 async def list_communes(
     session: AsyncSession, *, folded_query: str | None, after_code: str | None, limit: int
 ) -> Sequence[Commune]:
-    """Communes by code; ``folded_query`` matches the current name or any former unit's name (folded)."""
-    query = select(Commune)
+    """Communes by code, boundary not loaded; ``folded_query`` matches the current or a former unit's name (folded)."""
+    query = select(Commune).options(defer(Commune.boundary))  # type: ignore[arg-type]
     if folded_query:
         pattern = f"%{folded_query}%"
         former = select(CommuneFormerUnit.commune_code).where(col(CommuneFormerUnit.old_name_folded).like(pattern))
