@@ -81,6 +81,7 @@ class DestinationRecord:
     aliases: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (alias, lang) -> (kind, evidence)
     extra_sources: list[dict[str, Any]] = field(default_factory=list)
     fixed_slug: str | None = None
+    preferred_slug: str | None = None
     rank: tuple[Any, ...] = ()
 
 
@@ -327,17 +328,14 @@ def _merge(primary: DestinationRecord, other: DestinationRecord) -> None:
 
 
 def _rank(record: DestinationRecord) -> tuple[Any, ...]:
-    """Who gets a contested bare slug first: curated anchors, wiki destinations, then towns by population."""
+    """Who gets a contested bare slug first: curated slugs (merges, the aliases file's ``place_key``), anchors,
+    wiki destinations, then towns by population."""
+    curated = 0 if record.fixed_slug or record.preferred_slug else 1
     source_rank = {"anchor": 0, "wikivoyage": 1, "wikipedia": 1}.get(record.source_id.split(":")[0], 2)
     kind_rank = 0 if record.values["kind"] in {"city", "town", "destination"} else 1
     number = re.sub(r"\D", "", record.source_id)
-    return (
-        source_rank,
-        kind_rank,
-        -(record.values["population"] or 0),
-        int(number) if number else 0,
-        record.source_id,
-    )
+    population = -(record.values["population"] or 0)
+    return (curated, source_rank, kind_rank, population, int(number) if number else 0, record.source_id)
 
 
 def load_catalogue(root: Path) -> Catalogue:
@@ -372,6 +370,7 @@ def load_catalogue(root: Path) -> Catalogue:
             unresolved.append(f"{row['alias']} ({row['target_id'] or 'no target'})")
             continue
         record = records[target]
+        record.preferred_slug = record.preferred_slug or row["place_key"]
         record.aliases[(row["alias"], row["lang"])] = (row["alias_kind"], row["evidence"])
         locale = DISPLAY_LANGS.get(row["lang"])
         if (
@@ -402,9 +401,10 @@ def load_catalogue(root: Path) -> Catalogue:
 def assign_slugs(
     records: Iterable[DestinationRecord], taken: set[str], commune_names: dict[str, str]
 ) -> dict[str, str]:
-    """Issue slugs for new records: the folded name, plus the commune on a clash, plus the source id if still
-    ambiguous (``cat-cat``, ``lao-chai-bac-ha``, ``doi-bon-tran-yen-geonames-1234``). ``taken`` holds every slug
-    already issued and is extended in place; the returned map is source id -> slug.
+    """Issue slugs for new records: the curated slug if any (``merges.csv``, the aliases file's ``place_key``),
+    else the folded name, plus the commune on a clash, plus the source id if still ambiguous (``cat-cat``,
+    ``lao-chai-bac-ha``, ``doi-bon-tran-yen-geonames-1234``). ``taken`` holds every slug already issued and is
+    extended in place; the returned map is source id -> slug.
     """
     issued: dict[str, str] = {}
     for record in sorted(records, key=lambda r: r.rank):
@@ -415,6 +415,8 @@ def assign_slugs(
             commune = commune_names.get(record.values["commune_code"] or "", "")
             with_commune = base if slugify(commune) == base else slugify(base, commune)
             candidates = [base, with_commune, slugify(with_commune, record.source_id)]
+            if record.preferred_slug:
+                candidates.insert(0, record.preferred_slug)
         slug = next((c for c in candidates if c not in taken), None)
         if slug is None:
             raise CatalogueError(f"no free slug for {record.source_id}: {candidates}")

@@ -87,7 +87,7 @@ async def test_sa_pa_name_in_each_locale(
         headers={"Accept-Language": locale},
     )
     assert response.headers["content-language"] == expected_locale
-    town = next(item for item in response.json()["items"] if item["slug"] == "sa-pa-geonames-1568043")
+    town = next(item for item in response.json()["items"] if item["slug"] == "sa-pa")
     assert town["name"].startswith(expected_name)
     assert town["name_locale"] == expected_locale
 
@@ -125,10 +125,10 @@ async def test_stale_hotels_are_flagged_never_dropped(client: httpx.AsyncClient)
 
 async def test_doubtful_rows_are_flagged(client: httpx.AsyncClient) -> None:
     # Likely duplicates point at each other; French-era spellings and arc-minute points are flagged.
-    town = (await client.get("/v1/destinations/sa-pa-geonames-1568043")).json()
+    town = (await client.get("/v1/destinations/sa-pa")).json()
     assert "likely_duplicate" in town["quality_flags"]
     refs = {ref["source_id"]: ref["slug"] for ref in town["possible_duplicates"]}
-    assert refs["wikivoyage:en:Sa Pa"] == "sa-pa"
+    assert refs["wikivoyage:en:Sa Pa"] == "sa-pa-wikivoyage-en-sa-pa"
     other = (await client.get(f"/v1/destinations/{refs['geonames:9072747']}")).json()
     assert "geonames:1568043" in {ref["source_id"] for ref in other["possible_duplicates"]}
     flagged = (await client.get("/v1/map/features", params={"bbox": "103.5,21.3,105.2,22.9", "limit": 5000})).json()

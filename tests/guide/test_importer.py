@@ -35,6 +35,9 @@ def test_slug_rules(catalogue) -> None:  # type: ignore[no-untyped-def]
     slugs = assign_slugs(catalogue.destinations.values(), set(), communes)
     assert slugs["geonames:10631710"] == "cat-cat"
     assert slugs["anchor:fansipan-summit"] == "fansipan"
+    # The aliases file's place_key is a curated slug: Sa Pa is the town its names belong to, not the guide page.
+    assert slugs["geonames:1568043"] == "sa-pa"
+    assert slugs["wikivoyage:en:Sa Pa"] == "sa-pa-wikivoyage-en-sa-pa"
     # A clash adds the commune; when still ambiguous the source id.
     lao_chai = {slugs[s] for s in ("geonames:1576275", "geonames:1576301", "geonames:9869207")}
     assert "lao-chai" in lao_chai
