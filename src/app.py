@@ -18,7 +18,7 @@ from src.deps import provide_locale, provide_session
 from src.errors import EXCEPTION_HANDLERS
 from src.guide.controllers import CommuneController, DestinationController, MapController
 from src.health import HealthController
-from src.i18n import LocaleMiddleware
+from src.middleware import InputGuardMiddleware, LocaleMiddleware
 
 API_VERSION = "0.1.0"
 
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[HealthController, DestinationController, MapController, CommuneController],
         dependencies={"session": Provide(provide_session), "locale": Provide(provide_locale)},
-        middleware=[LocaleMiddleware(), HttpCacheMiddleware(max_age=settings.cache_max_age)],
+        middleware=[InputGuardMiddleware(), LocaleMiddleware(), HttpCacheMiddleware(max_age=settings.cache_max_age)],
         response_cache_config=response_cache_config(settings.response_cache_seconds),
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[_content_language],

@@ -24,7 +24,7 @@ from litestar.stores.registry import StoreRegistry
 from litestar.types import ASGIApp, HTTPResponseStartEvent, HTTPScope, Message, Receive, Scope, Send
 from redis.asyncio import Redis
 
-from src.http_headers import parse_weighted_list
+from src.request_input import parse_weighted_list
 
 
 def entity_tag(representation: bytes) -> str:

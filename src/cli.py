@@ -11,10 +11,11 @@ import click
 import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import make_url
 
 from src.caching import clear_response_cache
 from src.config import Settings
-from src.db import create_engine, unit_of_work
+from src.db import create_engine, maintenance_lock, unit_of_work
 from src.guide.importer import ImportReport, apply_catalogue, destination_count, load_catalogue
 from src.migrations import upgrade
 
@@ -53,6 +54,14 @@ async def _import(settings: Settings, *, only_if_empty: bool) -> ImportReport | 
     return report
 
 
+async def _prepare(settings: Settings, *, only_if_empty: bool) -> ImportReport | None:
+    """Migrate, then import the catalogue, under the maintenance lock (one process at a time)."""
+    url = settings.effective_database_url
+    async with maintenance_lock(url):
+        await asyncio.to_thread(upgrade, url)
+        return await _import(settings, only_if_empty=only_if_empty)
+
+
 def _print_report(report: ImportReport) -> None:
     console.print(f"catalogue import: {report.summary()}")
     if report.unresolved_aliases:
@@ -81,9 +90,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Apply migrations, import the shipped catalogue into an empty database, and serve the API."""
     settings = Settings()
     settings.ensure_data_dir()
-    console.print(f"database: {settings.effective_database_url}")
-    upgrade(settings.effective_database_url)
-    report = asyncio.run(_import(settings, only_if_empty=True))
+    console.print(f"database: {_safe_url(settings.effective_database_url)}")
+    report = asyncio.run(_prepare(settings, only_if_empty=True))
     if report is not None:
         _print_report(report)
     uvicorn.run(
@@ -97,6 +105,16 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     )
 
 
+def _safe_url(url: str) -> str:
+    """The database URL with its password masked, for logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+async def _upgrade(url: str, revision: str) -> None:
+    async with maintenance_lock(url):
+        await asyncio.to_thread(upgrade, url, revision)
+
+
 @main.group()
 def db() -> None:
     """Database schema commands."""
@@ -108,8 +126,8 @@ def db_upgrade(revision: str) -> None:
     """Apply Alembic migrations up to REVISION (default: head)."""
     settings = Settings()
     settings.ensure_data_dir()
-    upgrade(settings.effective_database_url, revision)
-    console.print(f"database at {revision}: {settings.effective_database_url}")
+    asyncio.run(_upgrade(settings.effective_database_url, revision))
+    console.print(f"database at {revision}: {_safe_url(settings.effective_database_url)}")
 
 
 @main.command("import-catalogue")
@@ -117,8 +135,7 @@ def import_catalogue() -> None:
     """Import (or update) the shipped catalogue; running it twice changes nothing."""
     settings = Settings()
     settings.ensure_data_dir()
-    upgrade(settings.effective_database_url)
-    report = asyncio.run(_import(settings, only_if_empty=False))
+    report = asyncio.run(_prepare(settings, only_if_empty=False))
     if report is not None:
         _print_report(report)
 

@@ -11,9 +11,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy import DateTime, event, text
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,6 +32,27 @@ metadata = SQLModel.metadata
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime (timestamps are stored and served in UTC)."""
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC timestamp on every engine: SQLite keeps no offset, so values are stored in UTC and read back
+    with ``tzinfo=UTC``; naive input is refused rather than guessed."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: timestamps must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -81,3 +103,31 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+
+
+#: Key of the PostgreSQL advisory lock held while migrating or importing (any constant unique to this service).
+MAINTENANCE_LOCK_KEY = 0x1A0CA1
+
+
+@asynccontextmanager
+async def maintenance_lock(url: str) -> AsyncIterator[None]:
+    """Serialise schema migrations and catalogue imports across processes sharing the database at ``url``.
+
+    On PostgreSQL a session-level advisory lock (``pg_advisory_lock``) is held for the block, so two servers
+    starting at once on an empty database migrate and import one after the other instead of colliding. On SQLite
+    every writer already starts with ``BEGIN IMMEDIATE``, which serialises them; nothing more is taken.
+    """
+    if url.startswith("sqlite"):
+        yield
+        return
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MAINTENANCE_LOCK_KEY})
+            try:
+                yield
+            finally:
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MAINTENANCE_LOCK_KEY})
+    finally:
+        await engine.dispose()

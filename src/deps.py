@@ -9,8 +9,7 @@ from litestar.params import Parameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.db import unit_of_work
-from src.errors import UnsupportedLocale
-from src.i18n import SUPPORTED_LOCALES, map_tag, negotiate
+from src.i18n import SUPPORTED_LOCALES, negotiate
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -41,12 +40,7 @@ async def provide_locale(
 ) -> str:
     """The locale negotiated by ``LocaleMiddleware`` (``?lang=`` over ``Accept-Language``, default ``vi``).
 
-    Raises ``UnsupportedLocale`` (422) when ``?lang=`` names no served locale (API.md, "Locale").
+    ``lang`` is declared here so that it is documented; the middleware has already refused an unserved one (422).
     """
-    if lang is not None and map_tag(lang) is None:
-        raise UnsupportedLocale(
-            f"lang={lang!r} is not served; use one of {', '.join(SUPPORTED_LOCALES)}",
-            errors=[{"field": "lang", "source": "query", "message": "unsupported language"}],
-        )
     locale = request.state.get("locale")
     return locale if isinstance(locale, str) else negotiate(lang, request.headers.get("accept-language"))

@@ -7,6 +7,7 @@ problem carries ``type``, ``title`` (translated into the negotiated locale), ``s
 """
 
 import logging
+import re
 from typing import Any, ClassVar
 
 import msgspec
@@ -139,6 +140,9 @@ def _domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> 
     )
 
 
+_MISSING_NAME = re.compile(r"Missing required (\w+) parameter '([^']+)'")
+
+
 def _validation_error_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     """Litestar's parameter and body validation: missing or unparseable -> 400, invalid values -> 422."""
     errors = [
@@ -148,6 +152,8 @@ def _validation_error_handler(request: Request[Any, Any, Any], exc: ValidationEx
     ]
     messages = [str(e["message"]) for e in errors] or [str(exc.detail)]
     missing = all(message.startswith("Missing required") for message in messages)
+    if not errors and (named := _MISSING_NAME.search(str(exc.detail))):
+        errors = [{"field": named.group(2), "source": named.group(1), "message": str(exc.detail)}]
     unparseable = "decode" in str(exc.detail).lower() or "malformed" in str(exc.detail).lower()
     status = 400 if (missing or unparseable) else 422
     code, title = (

@@ -10,19 +10,15 @@ clone needs no build step and a stale ``.mo`` file can never be served.
 
 import io
 from functools import cache
-from urllib.parse import parse_qs
 
 from babel import Locale
 from babel.core import parse_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Receive, Scope, Send
 
 from src.config import PROJECT_ROOT
-from src.http_headers import parse_weighted_list
+from src.request_input import parse_weighted_list
 
 DEFAULT_LOCALE = "vi"
 SUPPORTED_LOCALES: tuple[str, ...] = ("vi", "en", "zh-Hans", "fr", "ko")
@@ -118,19 +114,3 @@ def negotiate(lang: str | None, accept_language: str | None) -> str:
     if lang and (mapped := map_tag(lang)) is not None:
         return mapped
     return negotiate_accept_language(accept_language)
-
-
-class LocaleMiddleware(ASGIMiddleware):
-    """Negotiates the locale of every HTTP request before routing and keeps it in ``scope["state"]["locale"]``,
-    so that cached responses, errors raised before any dependency ran and ``Content-Language`` all agree."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        headers = dict(scope.get("headers", []))
-        accept_language = headers.get(b"accept-language", b"").decode("latin-1")
-        state = scope.setdefault("state", {})
-        lang = query.get("lang")
-        state["locale"] = negotiate(lang[0] if lang else None, accept_language)
-        await next_app(scope, receive, send)

@@ -8,6 +8,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 from typing import Any
 
 from src.errors import InvalidParameter
@@ -40,7 +41,28 @@ def decode_cursor(cursor: str, fingerprint: str, arity: int) -> list[Any]:
     if data.get("q") != fingerprint:
         raise InvalidParameter("cursor belongs to a query with other filters", errors=[_error()])
     key: list[Any] = data["k"]
+    if not all(_plain_value(value) for value in key):
+        raise InvalidParameter("cursor is not one this service issued", errors=[_error()])
     return key
+
+
+def _plain_value(value: Any) -> bool:
+    """A sort-key value as ``encode_cursor`` writes them: a finite number or short, encodable, NUL-free text.
+
+    The cursor is not signed, so its contents are client input like any other."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return len(value) <= 200 and "\x00" not in value
+    return False
 
 
 def _error() -> dict[str, str]:

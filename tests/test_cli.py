@@ -1,5 +1,6 @@
 """``laocai serve`` end to end on a fresh data folder: migrations, catalogue import, real HTTP on loopback."""
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -8,6 +9,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+from tests.conftest import TEST_DATABASE_URL, reset_postgres, scratch_postgres_url
 
 
 def _free_port() -> int:
@@ -58,3 +62,23 @@ def test_import_catalogue_twice_changes_nothing(tmp_path: Path) -> None:
     assert "inserted destination=" in first.stderr
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
     assert "catalogue import: no changes" in second.stderr
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs TEST_DATABASE_URL (PostgreSQL)")
+async def test_two_processes_preparing_one_empty_postgres_database_take_turns(tmp_path: Path) -> None:
+    # Two servers (or a server and an import) starting together on an empty database: the advisory lock makes the
+    # second wait for the first's migrations and import instead of colliding on the same rows.
+    url = await scratch_postgres_url("laocai_test_cli_race")
+    await reset_postgres(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAOCAI_")}
+    env["LAOCAI_DATABASE_URL"] = url
+    command = [sys.executable, "-m", "src.cli", "import-catalogue"]
+    processes = [
+        await asyncio.create_subprocess_exec(*command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for _ in "ab"
+    ]
+    results = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in processes)), timeout=180)
+    outputs = [stdout.decode(errors="replace") for stdout, _ in results]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    assert sum("inserted destination=" in out for out in outputs) == 1, outputs
+    assert sum("catalogue import: no changes" in out for out in outputs) == 1, outputs

@@ -1,5 +1,8 @@
 """Bad input always gets an RFC 9457 problem with a 4xx status, in the negotiated language; never a 500."""
 
+import base64
+import json
+
 import httpx
 import pytest
 
@@ -77,3 +80,52 @@ async def test_wrong_method_is_a_405_problem(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/destinations", json={})
     assert response.status_code == 405
     assert response.headers["content-type"].startswith(PROBLEM)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/communes", {"q": "\x00"}),
+        ("/v1/communes", {"q": "sa\x00pa"}),
+        ("/v1/destinations", {"commune": "03006\n"}),
+        ("/v1/destinations/fansipan%00", {}),
+        ("/v1/communes/0300%00", {}),
+    ],
+)
+async def test_control_characters_are_refused(client: httpx.AsyncClient, path: str, params: dict[str, str]) -> None:
+    response = await client.get(path, params=params)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+
+
+def _cursor(payload: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+async def test_forged_cursors_are_refused(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/v1/destinations", params={"limit": 1})).json()
+    fingerprint = json.loads(base64.urlsafe_b64decode(page["next_cursor"] + "==="))["q"]
+    for key in (["\ud800"], ["a\u0000"], [None], [True], [10**30], ["x" * 500], [{"a": 1}]):
+        response = await client.get(
+            "/v1/destinations", params={"limit": 1, "cursor": _cursor({"q": fingerprint, "k": key})}
+        )
+        assert response.status_code == 422, (key, response.text)
+    communes = (await client.get("/v1/communes", params={"limit": 1})).json()
+    fingerprint = json.loads(base64.urlsafe_b64decode(communes["next_cursor"] + "==="))["q"]
+    response = await client.get("/v1/communes", params={"cursor": _cursor({"q": fingerprint, "k": ["\ud800"]})})
+    assert response.status_code == 422
+
+
+async def test_like_wildcards_are_literal(client: httpx.AsyncClient) -> None:
+    for q in ("%", "_", "____________________"):
+        assert (await client.get("/v1/communes", params={"q": q})).json()["items"] == []
+
+
+async def test_missing_parameter_is_named(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/v1/map/features")).json()
+    assert body["errors"][0]["field"] == "bbox"
+
+
+async def test_timestamps_are_utc_on_every_backend(client: httpx.AsyncClient) -> None:
+    updated = (await client.get("/v1/destinations/cat-cat")).json()["updated_at"]
+    assert updated.endswith(("Z", "+00:00")), updated

@@ -9,10 +9,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from src.db import utcnow
+from src.db import UTCDateTime, utcnow
 
 
 class DestinationKind(StrEnum):
@@ -97,7 +97,7 @@ class Commune(SQLModel, table=True):
     old_districts: list[str] = Field(sa_column=Column(JSON, nullable=False))
     source: str = Field(max_length=200)
     licence: str = Field(max_length=200)
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class CommuneFormerUnit(SQLModel, table=True):
@@ -159,8 +159,8 @@ class Destination(SQLModel, table=True):
     quality_flags: list[str] = Field(sa_column=Column(JSON, nullable=False))
     possible_duplicates: list[str] = Field(sa_column=Column(JSON, nullable=False))
     qa_note: str | None = Field(default=None, max_length=1000)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class DestinationSource(SQLModel, table=True):

@@ -128,9 +128,12 @@ async def list_communes(
     """Communes by code, boundary not loaded; ``folded_query`` matches the current or a former unit's name (folded)."""
     query = select(Commune).options(defer(Commune.boundary))  # type: ignore[arg-type]
     if folded_query:
-        pattern = f"%{folded_query}%"
-        former = select(CommuneFormerUnit.commune_code).where(col(CommuneFormerUnit.old_name_folded).like(pattern))
-        query = query.where(or_(col(Commune.name_folded).like(pattern), col(Commune.code).in_(former)))
+        escaped = folded_query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        former = select(CommuneFormerUnit.commune_code).where(
+            col(CommuneFormerUnit.old_name_folded).like(pattern, escape="\\")
+        )
+        query = query.where(or_(col(Commune.name_folded).like(pattern, escape="\\"), col(Commune.code).in_(former)))
     if after_code is not None:
         query = query.where(Commune.code > after_code)
     return (await session.exec(query.order_by(col(Commune.code)).limit(limit))).all()

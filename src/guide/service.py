@@ -4,6 +4,7 @@ Services read through the repository and never commit (the request owns the tran
 """
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,10 @@ from src.guide.schemas import (
 )
 from src.i18n import pick
 from src.pagination import decode_cursor, encode_cursor, query_fingerprint
+
+#: The shape of every issued slug and of a 2025 commune code; anything else cannot exist (404 without a query).
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+COMMUNE_CODE = re.compile(r"[0-9]{5}")
 
 #: Largest radius accepted by the radius filter, in kilometres (the province is about 250 km across).
 MAX_RADIUS_KM = 300.0
@@ -130,7 +135,7 @@ class CatalogueService:
 
     async def get_destination(self, slug: str) -> DestinationDetail:
         """One destination by slug; raises ``NotFound`` (404)."""
-        row = await repository.get_destination(self.session, slug)
+        row = await repository.get_destination(self.session, slug) if SLUG.fullmatch(slug) else None
         if row is None or row.id is None:
             raise NotFound(f"No destination has the slug {slug!r}.")
         names = (await repository.translations_for(self.session, [row.id])).get(row.id, {})
@@ -231,9 +236,9 @@ class CatalogueService:
     async def get_commune(self, code: str) -> CommuneDetail:
         """One 2025 commune with boundary and former units; raises ``NotFound`` (404), naming the successor when
         ``code`` is a former unit's code."""
-        commune = await repository.get_commune(self.session, code)
+        commune = await repository.get_commune(self.session, code) if COMMUNE_CODE.fullmatch(code) else None
         if commune is None:
-            former = await repository.former_unit(self.session, code)
+            former = await repository.former_unit(self.session, code) if COMMUNE_CODE.fullmatch(code) else None
             if former is not None:
                 raise NotFound(
                     f"{code} was the code of {former.old_name} before 2025-07-01; it is now part of commune "
