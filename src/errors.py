@@ -220,12 +220,16 @@ class ProblemDetails(msgspec.Struct):
 
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries documenting the problem responses a route can send (for clients and schemathesis)."""
+    """OpenAPI entries documenting the problem responses a route can send (for clients and schemathesis).
+
+    400 (control characters in the URL, a missing parameter) and 422 (an unserved ``?lang=``) can come from any
+    route, so they are always listed.
+    """
     return {
         status: ResponseSpec(
             data_container=ProblemDetails,
             media_type=PROBLEM_MEDIA_TYPE,
             description=_HTTP_TITLES.get(status, ("", "Problem"))[1],
         )
-        for status in statuses
+        for status in sorted({400, 422, *statuses})
     }

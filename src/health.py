@@ -27,7 +27,7 @@ class HealthController(Controller):
     tags = ["ops"]
     include_in_schema = True
 
-    @get("/live", security=[], cache_control=None)
+    @get("/live", responses=problem_responses(), security=[])
     async def live(self) -> Liveness:
         """The process is up and serving HTTP."""
         return Liveness(status="live")
