@@ -1,5 +1,6 @@
 """``create_app()``: assembles settings, engines, stores, controllers, dependencies and error handling. No logic."""
 
+import asyncio
 from typing import Any, cast
 
 from litestar import Litestar
@@ -11,7 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.types import Message, Scope
 from redis.asyncio import Redis
 
-from src.caching import HttpCacheMiddleware, build_stores, response_cache_config
+from src.caching import HttpCacheMiddleware, build_stores, response_cache_config, sweep_expired
 from src.config import Settings
 from src.db import create_engine
 from src.deps import provide_locale, provide_session
@@ -43,7 +44,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     read_engine = create_engine(url, read_only=True) if settings.is_sqlite else engine
     redis: Redis | None = Redis.from_url(settings.redis_url) if settings.redis_url else None
 
-    async def dispose() -> None:
+    async def start_sweeper(app: Litestar) -> None:
+        app.state.sweeper = asyncio.create_task(sweep_expired(app.stores, every_seconds=30))
+
+    async def dispose(app: Litestar) -> None:
+        sweeper = app.state.get("sweeper")
+        if sweeper is not None:
+            sweeper.cancel()
         await engine.dispose()
         if read_engine is not engine:
             await read_engine.dispose()
@@ -65,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_send=[_content_language],
         stores=build_stores(redis),
         state=State(state),
+        on_startup=[start_sweeper],
         on_shutdown=[dispose],
         openapi_config=OpenAPIConfig(
             title="Lào Cai Travel API",

@@ -10,21 +10,31 @@
   compressible responses (``Vary: Accept-Language`` is added for every response in ``src/app.py``).
 """
 
+import asyncio
 import gzip
 import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request
-from litestar.config.response_cache import ResponseCacheConfig, default_cache_key_builder
+from litestar.config.response_cache import ResponseCacheConfig
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
+from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
 from litestar.types import ASGIApp, HTTPResponseStartEvent, HTTPScope, Message, Receive, Scope, Send
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from src.request_input import parse_weighted_list
+from src.request_input import parse_weights
+
+logger = logging.getLogger("laocai.caching")
 
 
 def entity_tag(representation: bytes) -> str:
@@ -43,8 +53,13 @@ def none_match(if_none_match: str, etag: str) -> bool:
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
-    """True when ``Accept-Encoding`` allows gzip (``gzip``, ``x-gzip`` or ``*`` with a non-zero weight)."""
-    return any(coding.lower() in {"gzip", "x-gzip", "*"} for coding in parse_weighted_list(accept_encoding))
+    """True when ``Accept-Encoding`` allows gzip (RFC 9110 §12.5.3): ``gzip``/``x-gzip`` with a non-zero weight, or
+    else ``*`` with one (``*`` covers only codings the header does not name: ``gzip;q=0, *`` refuses gzip)."""
+    weights = {coding.lower(): quality for coding, quality in reversed(parse_weights(accept_encoding))}
+    for named in ("gzip", "x-gzip"):
+        if named in weights:
+            return weights[named] > 0
+    return weights.get("*", 0.0) > 0
 
 
 class HttpCacheMiddleware(ASGIMiddleware):
@@ -86,6 +101,9 @@ class HttpCacheMiddleware(ASGIMiddleware):
             dropped = {b"etag", b"cache-control", b"content-length", b"content-encoding"}
             headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in dropped]
             headers += [(b"etag", etag.encode()), (b"cache-control", self.cache_control)]
+            compressible = len(body) >= self.minimum_size
+            if compressible:  # the 304 must carry the Vary of the 200 it stands for (RFC 9110 §15.4.5)
+                headers.append((b"vary", b"Accept-Encoding"))
             if if_none_match and none_match(if_none_match, etag):
                 kept = {b"etag", b"cache-control", b"vary", b"content-language", b"date"}
                 await send(
@@ -93,11 +111,9 @@ class HttpCacheMiddleware(ASGIMiddleware):
                 )
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
-            if len(body) >= self.minimum_size:
-                headers.append((b"vary", b"Accept-Encoding"))
-                if gzip_ok:
-                    body = gzip.compress(body, compresslevel=6, mtime=0)
-                    headers.append((b"content-encoding", b"gzip"))
+            if compressible and gzip_ok:
+                body = gzip.compress(body, compresslevel=6, mtime=0)
+                headers.append((b"content-encoding", b"gzip"))
             headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": body, "more_body": False})
@@ -106,13 +122,17 @@ class HttpCacheMiddleware(ASGIMiddleware):
 
 
 def response_cache_key(request: Request[Any, Any, Any]) -> str:
-    """Key of a cached response: the negotiated locale, method, path and sorted query.
+    """Key of a cached response: the negotiated locale, the method and path, and the sorted query parameters the
+    route handler declares.
 
     Litestar's default key ignores ``Accept-Language`` (STACK-NOTES.md): without the locale a page would be served
-    in the language of whoever asked first.
+    in the language of whoever asked first. Parameters the handler does not declare cannot change the response, so
+    they are left out: ``?x=1``, ``?x=2``... share one entry instead of filling the store.
     """
     locale = request.scope.get("state", {}).get("locale", "")
-    return f"{locale}|{default_cache_key_builder(request)}"
+    declared = request.route_handler.parsed_fn_signature.parameters
+    query = sorted((name, values) for name, values in request.query_params.dict().items() if name in declared)
+    return f"{locale}|{request.method}{request.url.path}?{urlencode(query, doseq=True)}"
 
 
 def response_cache_config(seconds: int) -> ResponseCacheConfig:
@@ -133,24 +153,88 @@ def response_cache_config(seconds: int) -> ResponseCacheConfig:
 RESPONSE_CACHE_STORE = "response_cache"
 
 
+class FailOpenStore(Store):
+    """A cache store that treats an unreachable backend as an empty cache instead of failing the request.
+
+    A rendered response is an optimisation: when Redis is down the catalogue is still served from the database
+    (readiness reports Redis as down). Each failure is logged as a warning without a traceback.
+    """
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        with self._absorb("set"):
+            await self.inner.set(key, value, expires_in)
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        with self._absorb("get"):
+            return await self.inner.get(key, renew_for)
+        return None
+
+    async def delete(self, key: str) -> None:
+        with self._absorb("delete"):
+            await self.inner.delete(key)
+
+    async def delete_all(self) -> None:
+        await self.inner.delete_all()  # an explicit purge must not pass silently
+
+    async def exists(self, key: str) -> bool:
+        with self._absorb("exists"):
+            return await self.inner.exists(key)
+        return False
+
+    async def expires_in(self, key: str) -> int | None:
+        with self._absorb("expires_in"):
+            return await self.inner.expires_in(key)
+        return None
+
+    @contextmanager
+    def _absorb(self, operation: str) -> Iterator[None]:
+        try:
+            yield
+        except (RedisError, OSError) as exc:
+            logger.warning("response cache %s skipped: %s: %s", operation, type(exc).__name__, exc)
+
+
 def build_stores(redis: Redis | None) -> StoreRegistry:
     """The app's stores: namespaces of one Redis store (``laocai:<name>``) when Redis is configured, so every
-    worker shares them; otherwise one in-process ``MemoryStore`` per name (the embedded default)."""
-    if redis is None:
-        return StoreRegistry(default_factory=lambda _name: MemoryStore())
-    root = RedisStore(redis, namespace="laocai")
-    return StoreRegistry(default_factory=root.with_namespace)
+    worker shares them; otherwise one in-process ``MemoryStore`` per name (the embedded default). The response
+    cache fails open (``FailOpenStore``)."""
+
+    def factory(name: str) -> Store:
+        store: Store = MemoryStore() if redis is None else RedisStore(redis, namespace="laocai").with_namespace(name)
+        return FailOpenStore(store) if name == RESPONSE_CACHE_STORE else store
+
+    return StoreRegistry(default_factory=factory)
 
 
-async def clear_response_cache(redis_url: str) -> None:
-    """Drop every cached response in the shared (Redis) store, e.g. after the catalogue changed.
+async def sweep_expired(stores: StoreRegistry, every_seconds: float) -> None:
+    """Forever: drop expired entries of in-process stores every ``every_seconds`` (``MemoryStore`` only frees an
+    entry when that key is read again; Redis expires keys itself). Run as a background task of the app."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        for name in (RESPONSE_CACHE_STORE,):
+            store = stores.get(name)
+            inner = store.inner if isinstance(store, FailOpenStore) else store
+            if isinstance(inner, MemoryStore):
+                await inner.delete_expired()
+
+
+async def clear_response_cache(redis_url: str) -> bool:
+    """Drop every cached response in the shared (Redis) store, e.g. after the catalogue changed; ``False`` (and a
+    warning) when Redis cannot be reached, in which case entries still expire after ``response_cache_seconds``.
 
     In-process stores need no clearing from outside: they live in the server process and expire on their own.
     """
     if not redis_url:
-        return
+        return True
     redis = Redis.from_url(redis_url)
     try:
         await build_stores(redis).get(RESPONSE_CACHE_STORE).delete_all()
+    except (RedisError, OSError) as exc:
+        logger.warning("could not clear the shared response cache: %s: %s", type(exc).__name__, exc)
+        return False
     finally:
         await redis.aclose()
+    return True

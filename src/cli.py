@@ -49,8 +49,11 @@ async def _import(settings: Settings, *, only_if_empty: bool) -> ImportReport | 
                 report = await apply_catalogue(session, catalogue, step)
     finally:
         await engine.dispose()
-    if report.changed:
-        await clear_response_cache(settings.redis_url)
+    if report.changed and not await clear_response_cache(settings.redis_url):
+        console.print(
+            f"[yellow]the shared response cache could not be cleared; cached pages expire within "
+            f"{settings.response_cache_seconds} s"
+        )
     return report
 
 

@@ -34,13 +34,14 @@ async def provide_locale(
                 + ", ".join(SUPPORTED_LOCALES)
                 + " (zh, zh-CN, zh-Hant, zh-TW map to zh-Hans; en-US to en)."
             ),
-            max_length=35,
         ),
     ] = None,
 ) -> str:
     """The locale negotiated by ``LocaleMiddleware`` (``?lang=`` over ``Accept-Language``, default ``vi``).
 
     ``lang`` is declared here so that it is documented; the middleware has already refused an unserved one (422).
+    It carries no constraint of its own: a failed check here would cancel the session dependency resolved beside
+    it mid-start (Litestar resolves a batch of dependencies concurrently).
     """
     locale = request.state.get("locale")
     return locale if isinstance(locale, str) else negotiate(lang, request.headers.get("accept-language"))

@@ -18,6 +18,10 @@ from src.i18n import SUPPORTED_LOCALES, map_tag, negotiate
 #: PostgreSQL text value, and a trailing line feed slips through ``$`` in regular expressions.
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
+#: Longest ``?lang=`` considered: a BCP 47 tag with script and region is far shorter (RFC 5646 §4.4.1 asks
+#: implementations to handle at least 35 characters).
+MAX_TAG_LENGTH = 35
+
 
 class InputGuardMiddleware(ASGIMiddleware):
     """Refuses (400) a request whose path or query string carries control characters, raw or percent-encoded."""
@@ -44,9 +48,11 @@ class LocaleMiddleware(ASGIMiddleware):
         accept_language = headers.get(b"accept-language", b"").decode("latin-1")
         state = scope.setdefault("state", {})
         lang = query.get("lang", [None])[-1]
-        if lang is not None and map_tag(lang) is None:
+        if lang is not None and (len(lang) > MAX_TAG_LENGTH or map_tag(lang) is None):
+            state["locale"] = negotiate(None, accept_language)  # the problem itself speaks the header's language
+            shown = lang if len(lang) <= MAX_TAG_LENGTH else lang[:MAX_TAG_LENGTH] + "…"
             raise UnsupportedLocale(
-                f"lang={lang!r} is not served; use one of {', '.join(SUPPORTED_LOCALES)}",
+                f"lang={shown!r} is not served; use one of {', '.join(SUPPORTED_LOCALES)}",
                 errors=[{"field": "lang", "source": "query", "message": "unsupported language"}],
             )
         state["locale"] = negotiate(lang, accept_language)

@@ -1,14 +1,13 @@
 """Parsing of HTTP request headers shared by several concerns (locale negotiation, content coding)."""
 
 
-def parse_weighted_list(header: str) -> list[str]:
-    """The members of a comma-separated list with ``q`` weights, best first (RFC 9110 §12.4.2).
+def parse_weights(header: str) -> list[tuple[str, float]]:
+    """Every member of a comma-separated list with its ``q`` weight, in header order (RFC 9110 §12.4.2).
 
-    Members with ``q=0`` are dropped; a malformed or out-of-range weight counts as ``q=0``. Ties keep the header's
-    order. ``"en;q=0.5, ko, fr;q=0.8"`` -> ``["ko", "fr", "en"]``.
+    A malformed or out-of-range weight counts as ``q=0``; members with ``q=0`` are kept (they refuse something).
     """
-    weighted: list[tuple[float, int, str]] = []
-    for position, item in enumerate(header.split(",")):
+    members: list[tuple[str, float]] = []
+    for item in header.split(","):
         token, *params = (part.strip() for part in item.split(";"))
         if not token:
             continue
@@ -22,6 +21,14 @@ def parse_weighted_list(header: str) -> list[str]:
                     quality = 0.0
                 if not 0.0 <= quality <= 1.0:
                     quality = 0.0
-        if quality > 0:
-            weighted.append((-quality, position, token))
-    return [token for _, _, token in sorted(weighted)]
+        members.append((token, quality))
+    return members
+
+
+def parse_weighted_list(header: str) -> list[str]:
+    """The acceptable members of a weighted list, best first; ties keep the header's order.
+
+    ``"en;q=0.5, ko, fr;q=0.8, de;q=0"`` -> ``["ko", "fr", "en"]``.
+    """
+    ranked = sorted((-quality, position, token) for position, (token, quality) in enumerate(parse_weights(header)))
+    return [token for negative_quality, _, token in ranked if negative_quality < 0]

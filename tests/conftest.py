@@ -100,7 +100,7 @@ async def app(settings: Settings) -> AsyncIterator[Litestar]:
     application = create_app(settings)
     yield application
     for hook in application.on_shutdown:
-        await hook()  # type: ignore[call-arg,misc]
+        await hook(application)  # type: ignore[call-arg,misc]
 
 
 @pytest.fixture(scope="session")

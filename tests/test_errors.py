@@ -129,3 +129,9 @@ async def test_missing_parameter_is_named(client: httpx.AsyncClient) -> None:
 async def test_timestamps_are_utc_on_every_backend(client: httpx.AsyncClient) -> None:
     updated = (await client.get("/v1/destinations/cat-cat")).json()["updated_at"]
     assert updated.endswith(("Z", "+00:00")), updated
+
+
+@pytest.mark.parametrize("bbox", ["1_03.7,22,104,23", "１,２,３,４", "103,22,104,23\u2028", "103,22,104,inf"])
+async def test_bbox_takes_plain_decimals_only(client: httpx.AsyncClient, bbox: str) -> None:
+    assert (await client.get("/v1/map/features", params={"bbox": bbox})).status_code == 422
+    assert (await client.get("/v1/map/features", params={"bbox": "103.75, 22.28, 103.90, 22.40"})).status_code == 200

@@ -1,9 +1,12 @@
 """HTTP behaviour shared by every catalogue GET: ETag/304, Content-Language, readiness, OpenAPI, stores."""
 
+from pathlib import Path
+
 import httpx
 from litestar import Litestar
 from litestar.stores.redis import RedisStore
 
+from src.app import create_app
 from src.caching import clear_response_cache
 from src.config import Settings
 
@@ -109,8 +112,8 @@ async def test_response_cache_is_keyed_by_locale(client: httpx.AsyncClient, app:
     assert cached_english.json() == english.json()
     assert cached_english.headers["content-language"] == "en"
     assert cached_english.headers["etag"] == english.headers["etag"]
-    assert await store.exists("en|GET/v1/destinations/fansipan")
-    assert await store.exists("vi|GET/v1/destinations/fansipan")
+    assert await store.exists("en|GET/v1/destinations/fansipan?")
+    assert await store.exists("vi|GET/v1/destinations/fansipan?")
     # An invalid ?lang= is never answered from the cache.
     assert (await client.get("/v1/destinations/fansipan", params={"lang": "xx"})).status_code == 422
 
@@ -124,3 +127,50 @@ async def test_catalogue_import_clears_the_shared_response_cache(app: Litestar, 
     else:  # in-process store: nothing to clear from outside; entries expire by themselves
         assert await store.exists("vi|GET/v1/destinations/cat-cat")
         await store.delete_all()
+
+
+async def test_refused_gzip_is_not_sent_and_304_keeps_vary(client: httpx.AsyncClient) -> None:
+    params = {"lat": 22.3364, "lon": 103.8438, "radius_km": 3, "limit": 100}
+    refused = await client.get("/v1/destinations", params=params, headers={"Accept-Encoding": "gzip;q=0, *"})
+    assert "content-encoding" not in refused.headers
+    anything = await client.get("/v1/destinations", params=params, headers={"Accept-Encoding": "br;q=0.5, *"})
+    assert anything.headers["content-encoding"] == "gzip"
+    not_modified = await client.get(
+        "/v1/destinations", params=params, headers={"If-None-Match": refused.headers["etag"]}
+    )
+    assert not_modified.status_code == 304
+    assert "Accept-Encoding" in not_modified.headers["vary"]
+
+
+async def test_undeclared_query_parameters_share_one_cache_entry(client: httpx.AsyncClient, app: Litestar) -> None:
+    store = app.stores.get("response_cache")
+    await store.delete_all()
+    for junk in ("1", "2", "3"):
+        assert (await client.get("/v1/destinations/cat-cat", params={"x": junk})).status_code == 200
+    assert await store.exists("vi|GET/v1/destinations/cat-cat?")
+    assert not await store.exists("vi|GET/v1/destinations/cat-cat?x=1")
+    await client.get("/v1/destinations", params={"kind": ["peak", "lake"], "limit": 5, "junk": "y"})
+    assert await store.exists("vi|GET/v1/destinations?kind=peak&kind=lake&limit=5")
+
+
+async def test_catalogue_is_served_while_redis_is_down(database_url: str, tmp_path: Path) -> None:
+    # Nothing listens on port 1: every Redis call fails at once.
+    down = Settings(database_url=database_url, redis_url="redis://127.0.0.1:1/0", data_dir=tmp_path)
+    application = create_app(down)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://t") as http:
+            assert (await http.get("/v1/destinations/cat-cat")).status_code == 200
+            assert (await http.get("/v1/destinations/cat-cat")).status_code == 200
+            ready = await http.get("/health/ready")
+            assert ready.status_code == 503
+            assert "redis" in ready.json()["detail"]
+    finally:
+        for hook in application.on_shutdown:
+            await hook(application)  # type: ignore[call-arg,misc]
+    assert await clear_response_cache("redis://127.0.0.1:1/0") is False
+
+
+async def test_overlong_lang_is_a_422_that_does_not_echo_it_whole(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/communes", params={"lang": "en-" + "a" * 5000})
+    assert response.status_code == 422
+    assert len(response.json()["detail"]) < 200

@@ -5,11 +5,14 @@ Distances use the haversine formula on a sphere of the IUGG mean Earth radius (6
 """
 
 import math
+import re
 from dataclasses import dataclass
 
 from src.errors import InvalidParameter
 
 EARTH_RADIUS_M = 6_371_008.8
+#: A plain decimal number (no "1_000", no "nan", no full-width digits or stray Unicode spaces as float() allows).
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,12 @@ def parse_bbox(text: str) -> Box:
 
     Boxes crossing the antimeridian (``minLon > maxLon``) are refused: the province is nowhere near it.
     """
-    parts = text.split(",")
+    parts = [part.strip(" ") for part in text.split(",")]
     if len(parts) != 4:
         raise _bbox_error(f"bbox needs 4 numbers (minLon,minLat,maxLon,maxLat), got {len(parts)}")
-    try:
-        min_lon, min_lat, max_lon, max_lat = (float(part) for part in parts)
-    except ValueError as exc:
-        raise _bbox_error("bbox values must be decimal numbers") from exc
+    if not all(_DECIMAL.fullmatch(part) for part in parts):
+        raise _bbox_error("bbox values must be decimal numbers such as 103.75")
+    min_lon, min_lat, max_lon, max_lat = (float(part) for part in parts)
     if not all(math.isfinite(v) for v in (min_lon, min_lat, max_lon, max_lat)):
         raise _bbox_error("bbox values must be finite numbers")
     if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
