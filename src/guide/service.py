@@ -14,8 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from src.errors import InvalidParameter, NotFound
 from src.guide import repository
 from src.guide.geo import Box, circle_box, haversine_m
-from src.guide.models import Commune, Destination
+from src.guide.models import Commune
 from src.guide.names import fold
+from src.guide.repository import CommuneName, SummaryRow
 from src.guide.schemas import (
     Alias,
     CommuneDetail,
@@ -140,7 +141,7 @@ class CatalogueService:
             raise NotFound(f"No destination has the slug {slug!r}.")
         names = (await repository.translations_for(self.session, [row.id])).get(row.id, {})
         name, name_locale = self._name(row, names)
-        communes = await repository.communes_by_code(self.session, [row.commune_code] if row.commune_code else [])
+        communes = await repository.commune_names(self.session, [row.commune_code] if row.commune_code else [])
         aliases = await repository.aliases_for(self.session, row.id)
         extra = await repository.sources_for(self.session, row.id)
         duplicate_slugs = await repository.slugs_by_source_id(self.session, row.possible_duplicates)
@@ -276,15 +277,15 @@ class CatalogueService:
         message = f"commune {code} is not a 2025 commune code{hint}"
         raise InvalidParameter(message, errors=[{"field": "commune", "source": "query", "message": message}])
 
-    def _name(self, row: Destination, names: dict[str, str]) -> tuple[str, str]:
+    def _name(self, row: SummaryRow, names: dict[str, str]) -> tuple[str, str]:
         picked = pick(names, self.locale)
         return picked if picked is not None else (row.name, row.name_locale)
 
-    def _commune_name(self, commune: Commune) -> tuple[str, str]:
+    def _commune_name(self, commune: CommuneName) -> tuple[str, str]:
         picked = pick({"vi": commune.name, "en": commune.name_en}, self.locale)
         return picked if picked is not None else (commune.name, "vi")
 
-    def _commune_ref(self, commune: Commune | None) -> CommuneRef | None:
+    def _commune_ref(self, commune: CommuneName | None) -> CommuneRef | None:
         if commune is None:
             return None
         name, name_locale = self._commune_name(commune)
@@ -306,10 +307,10 @@ class CatalogueService:
     def _commune_summary(self, commune: Commune) -> CommuneSummary:
         return CommuneSummary(**self._commune_fields(commune))
 
-    async def _summaries(self, rows: Sequence[Destination], distances: dict[int, float]) -> list[DestinationSummary]:
+    async def _summaries(self, rows: Sequence[SummaryRow], distances: dict[int, float]) -> list[DestinationSummary]:
         ids = [row.id for row in rows if row.id is not None]
         names = await repository.translations_for(self.session, ids)
-        communes = await repository.communes_by_code(
+        communes = await repository.commune_names(
             self.session, sorted({row.commune_code for row in rows if row.commune_code})
         )
         items = []
