@@ -7,6 +7,9 @@ in the test's own event loop (Litestar's TestClient would serialise them in anot
 
 import asyncio
 import os
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -108,3 +111,32 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cli_env(**settings: str) -> dict[str, str]:
+    """The environment for a ``laocai`` subprocess: this one without any ``LAOCAI_*``, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAOCAI_")}
+    env.update({f"LAOCAI_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def wait_until_ready(base: str, process: subprocess.Popen[bytes], seconds: float) -> httpx.Response | None:
+    """Poll ``{base}/health/ready`` until it answers 200, the process exits, or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    ready = None
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            ready = httpx.get(f"{base}/health/ready", timeout=2)
+            if ready.status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    return ready

@@ -1,43 +1,31 @@
 """``laocai serve`` end to end on a fresh data folder: migrations, catalogue import, real HTTP on loopback."""
 
 import asyncio
-import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import TEST_DATABASE_URL, reset_postgres, scratch_postgres_url
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.conftest import (
+    TEST_DATABASE_URL,
+    cli_env,
+    free_port,
+    reset_postgres,
+    scratch_postgres_url,
+    wait_until_ready,
+)
 
 
 def test_serve_on_a_fresh_data_dir(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAOCAI_")}
-    env["LAOCAI_DATA_DIR"] = str(tmp_path / "var")
+    port = free_port()
+    env = cli_env(data_dir=str(tmp_path / "var"))
     command = [sys.executable, "-m", "src.cli", "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        ready = None
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                ready = httpx.get(f"{base}/health/ready", timeout=2)
-                if ready.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        ready = wait_until_ready(base, process, seconds=60)
         assert ready is not None, "server never answered"
         assert ready.status_code == 200
         assert (tmp_path / "var" / "laocai.sqlite3").exists()
@@ -55,8 +43,7 @@ def test_serve_on_a_fresh_data_dir(tmp_path: Path) -> None:
 
 
 def test_import_catalogue_twice_changes_nothing(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAOCAI_")}
-    env["LAOCAI_DATA_DIR"] = str(tmp_path / "var")
+    env = cli_env(data_dir=str(tmp_path / "var"))
     command = [sys.executable, "-m", "src.cli", "import-catalogue"]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
     assert "inserted destination=" in first.stderr
@@ -70,8 +57,7 @@ async def test_two_processes_preparing_one_empty_postgres_database_take_turns(tm
     # second wait for the first's migrations and import instead of colliding on the same rows.
     url = await scratch_postgres_url("laocai_test_cli_race")
     await reset_postgres(url)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAOCAI_")}
-    env["LAOCAI_DATABASE_URL"] = url
+    env = cli_env(database_url=url)
     command = [sys.executable, "-m", "src.cli", "import-catalogue"]
     processes = [
         await asyncio.create_subprocess_exec(*command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -7,42 +7,24 @@ schema-valid request to succeed, but the contract refuses some well-formed value
 that maps to no served locale is a 422; a well-formed but unknown commune code is a 422).
 """
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.conftest import cli_env, free_port, wait_until_ready
 
 
 def test_every_answer_is_documented_and_never_a_server_error(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LAOCAI_")}
-    env["LAOCAI_DATA_DIR"] = str(tmp_path / "var")
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "src.cli", "serve", "--port", str(port)],
-        env=env,
+        env=cli_env(data_dir=str(tmp_path / "var")),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        wait_until_ready(base, server, seconds=90)
         fuzz = subprocess.run(
             [
                 str(Path(sys.executable).with_name("schemathesis")),
