@@ -29,19 +29,21 @@ def encode_cursor(fingerprint: str, key: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, fingerprint: str, arity: int) -> list[Any]:
-    """Decode a cursor made by ``encode_cursor`` for the same query; raises ``InvalidParameter`` (422) otherwise."""
+def decode_cursor(cursor: str, fingerprint: str, types: tuple[type | tuple[type, ...], ...]) -> list[Any]:
+    """Decode a cursor made by ``encode_cursor`` for the same query, whose key holds one value of each of ``types``
+    (``(str,)`` for a slug, ``((int, float), int)`` for distance and id); raises ``InvalidParameter`` (422) otherwise.
+    """
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise InvalidParameter("cursor is not one this service issued", errors=[_error()]) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("k"), list) or len(data["k"]) != arity:
+    if not isinstance(data, dict) or not isinstance(data.get("k"), list) or len(data["k"]) != len(types):
         raise InvalidParameter("cursor is not one this service issued", errors=[_error()])
     if data.get("q") != fingerprint:
         raise InvalidParameter("cursor belongs to a query with other filters", errors=[_error()])
     key: list[Any] = data["k"]
-    if not all(_plain_value(value) for value in key):
+    if not all(_plain_value(value) and isinstance(value, kind) for value, kind in zip(key, types, strict=True)):
         raise InvalidParameter("cursor is not one this service issued", errors=[_error()])
     return key
 

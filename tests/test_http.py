@@ -10,6 +10,9 @@ from src.app import create_app
 from src.caching import clear_response_cache
 from src.config import Settings
 
+#: Every destination within 3 km of Sa Pa town: a response over 1 KiB, so it is gzip-compressible.
+SA_PA_RADIUS = {"lat": 22.3364, "lon": 103.8438, "radius_km": 3, "limit": 100}
+
 
 async def test_etag_and_304(client: httpx.AsyncClient) -> None:
     first = await client.get("/v1/destinations/cat-cat", headers={"Accept-Language": "en"})
@@ -87,7 +90,7 @@ async def test_shared_store_uses_redis_when_configured(app: Litestar) -> None:
 
 
 async def test_gzip_keeps_the_entity_tag_stable(client: httpx.AsyncClient) -> None:
-    params = {"lat": 22.3364, "lon": 103.8438, "radius_km": 3, "limit": 100}
+    params = SA_PA_RADIUS
     plain = await client.get("/v1/destinations", params=params, headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers
     zipped = await client.get("/v1/destinations", params=params, headers={"Accept-Encoding": "gzip"})
@@ -130,7 +133,7 @@ async def test_catalogue_import_clears_the_shared_response_cache(app: Litestar, 
 
 
 async def test_refused_gzip_is_not_sent_and_304_keeps_vary(client: httpx.AsyncClient) -> None:
-    params = {"lat": 22.3364, "lon": 103.8438, "radius_km": 3, "limit": 100}
+    params = SA_PA_RADIUS
     refused = await client.get("/v1/destinations", params=params, headers={"Accept-Encoding": "gzip;q=0, *"})
     assert "content-encoding" not in refused.headers
     anything = await client.get("/v1/destinations", params=params, headers={"Accept-Encoding": "br;q=0.5, *"})

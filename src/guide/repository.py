@@ -129,6 +129,7 @@ async def map_features(session: AsyncSession, *, kinds: Sequence[str], box: Box,
 
 
 async def get_destination(session: AsyncSession, slug: str) -> Destination | None:
+    """The whole destination row with this slug, or ``None``."""
     return (await session.exec(select(Destination).where(Destination.slug == slug))).first()
 
 
@@ -145,11 +146,13 @@ async def translations_for(session: AsyncSession, ids: Sequence[int]) -> dict[in
 
 
 async def aliases_for(session: AsyncSession, destination_id: int) -> Sequence[DestinationAlias]:
+    """Every alias of a destination, in import order (the aliases file's order, then GeoNames alternates)."""
     query = select(DestinationAlias).where(DestinationAlias.destination_id == destination_id)
     return (await session.exec(query.order_by(col(DestinationAlias.id)))).all()
 
 
 async def sources_for(session: AsyncSession, destination_id: int) -> Sequence[DestinationSource]:
+    """The records merged into a destination besides its primary one, by source id."""
     query = select(DestinationSource).where(DestinationSource.destination_id == destination_id)
     return (await session.exec(query.order_by(col(DestinationSource.source_id)))).all()
 
@@ -191,13 +194,16 @@ async def list_communes(
 
 
 async def get_commune(session: AsyncSession, code: str) -> Commune | None:
+    """The 2025 commune with this 5-digit code, boundary included, or ``None``."""
     return await session.get(Commune, code)
 
 
 async def former_units_of(session: AsyncSession, code: str) -> Sequence[CommuneFormerUnit]:
+    """The pre-2025 units merged into the 2025 commune ``code``, by old code."""
     query = select(CommuneFormerUnit).where(CommuneFormerUnit.commune_code == code)
     return (await session.exec(query.order_by(col(CommuneFormerUnit.old_code)))).all()
 
 
 async def former_unit(session: AsyncSession, old_code: str) -> CommuneFormerUnit | None:
+    """The pre-2025 unit with this old code (never resolved as the 2025 unit of the same number), or ``None``."""
     return await session.get(CommuneFormerUnit, old_code)

@@ -91,9 +91,7 @@ class CatalogueService:
             query.bbox and vars(query.bbox),
         )
         if query.near is None:
-            after = decode_cursor(query.cursor, fingerprint, 1)[0] if query.cursor else None
-            if after is not None and not isinstance(after, str):
-                raise InvalidParameter("cursor is not one this service issued")
+            after = decode_cursor(query.cursor, fingerprint, (str,))[0] if query.cursor else None
             rows = await repository.list_destinations(
                 self.session,
                 kinds=query.kinds,
@@ -121,9 +119,7 @@ class CatalogueService:
             if (d := haversine_m(near.lat, near.lon, row.lat, row.lon)) <= radius_m
         )
         if query.cursor:
-            last_distance, last_id = decode_cursor(query.cursor, fingerprint, 2)
-            if not isinstance(last_distance, int | float) or not isinstance(last_id, int):
-                raise InvalidParameter("cursor is not one this service issued")
+            last_distance, last_id = decode_cursor(query.cursor, fingerprint, ((int, float), int))
             ranked = [entry for entry in ranked if (entry[0], entry[1]) > (last_distance, last_id)]
         page_entries = ranked[: query.limit]
         distances = {row.id or 0: d for d, _, row in page_entries}
@@ -224,9 +220,7 @@ class CatalogueService:
         """Communes by code; ``q`` matches current or former unit names, with or without diacritics."""
         folded = fold(q) if q else None
         fingerprint = query_fingerprint("communes", folded)
-        after = decode_cursor(cursor, fingerprint, 1)[0] if cursor else None
-        if after is not None and not isinstance(after, str):
-            raise InvalidParameter("cursor is not one this service issued")
+        after = decode_cursor(cursor, fingerprint, (str,))[0] if cursor else None
         rows = list(
             await repository.list_communes(self.session, folded_query=folded, after_code=after, limit=limit + 1)
         )
@@ -270,7 +264,7 @@ class CatalogueService:
     # -- helpers --------------------------------------------------------------------------------------------------
 
     async def _require_commune(self, code: str) -> None:
-        if await repository.get_commune(self.session, code) is not None:
+        if await repository.commune_names(self.session, [code]):
             return
         former = await repository.former_unit(self.session, code)
         hint = f" ({code} is a pre-2025 code, now part of {former.commune_code})" if former else ""
