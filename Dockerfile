@@ -38,7 +38,7 @@ COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-project
 
-# Then the project. It stays an editable install (uv's default): src/config.py finds data/, locales/ and
+# Then the project. It stays an editable install (uv's default): src/kernel/config.py finds data/, locales/ and
 # alembic.ini next to src/, so the sources must live in /app, not in site-packages.
 COPY alembic.ini README.md ./
 COPY src/ ./src/

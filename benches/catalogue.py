@@ -46,7 +46,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from benches.catalogue_app import DETAIL_PATH, FLOOR_PATH
-from src.config import PROJECT_ROOT, Settings
+from src.kernel.config import PROJECT_ROOT, Settings
 
 RADIUS_PATH = "/v1/destinations?lat=22.3364&lon=103.8438&radius_km=3&limit=100"
 READY_PATH = "/health/ready"

@@ -12,14 +12,14 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.types import Message, Scope
 from redis.asyncio import Redis
 
-from src.caching import HttpCacheMiddleware, build_stores, response_cache_config, sweep_expired
-from src.config import Settings
-from src.db import create_engine
-from src.deps import provide_locale, provide_session
-from src.errors import EXCEPTION_HANDLERS
 from src.guide.controllers import CommuneController, DestinationController, MapController
-from src.health import HealthController
-from src.middleware import InputGuardMiddleware, LocaleMiddleware
+from src.kernel.caching import HttpCacheMiddleware, build_stores, response_cache_config, sweep_expired
+from src.kernel.config import Settings
+from src.kernel.db import create_engine
+from src.kernel.deps import provide_locale, provide_session
+from src.kernel.errors import EXCEPTION_HANDLERS
+from src.kernel.health import HealthController
+from src.kernel.middleware import InputGuardMiddleware, LocaleMiddleware
 
 API_VERSION = "0.1.0"
 

@@ -1,6 +1,6 @@
 """The ``laocai`` command: ``serve``, ``db upgrade``, ``import-catalogue``.
 
-Settings come from ``LAOCAI_*`` environment variables (see ``src/config.py``); with none set, everything runs
+Settings come from ``LAOCAI_*`` environment variables (see ``src/kernel/config.py``); with none set, everything runs
 embedded under ``./var`` (SQLite) and ``serve`` listens on 127.0.0.1:8000.
 """
 
@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import make_url
 
-from src.caching import clear_response_cache
-from src.config import Settings
-from src.db import create_engine, maintenance_lock, unit_of_work
 from src.guide.importer import ImportReport, apply_catalogue, destination_count, load_catalogue
+from src.kernel.caching import clear_response_cache
+from src.kernel.config import Settings
+from src.kernel.db import create_engine, maintenance_lock, unit_of_work
 from src.migrations import upgrade
 
 console = Console(stderr=True)

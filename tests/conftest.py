@@ -20,9 +20,9 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from src.app import create_app
-from src.config import Settings
-from src.db import create_engine, unit_of_work
 from src.guide.importer import apply_catalogue, load_catalogue
+from src.kernel.config import Settings
+from src.kernel.db import create_engine, unit_of_work
 from src.migrations import upgrade
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")

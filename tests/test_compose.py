@@ -16,7 +16,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from src.config import PROJECT_ROOT
+from src.kernel.config import PROJECT_ROOT
 
 COMPOSE_FILE = PROJECT_ROOT / "compose.yaml"
 SERVICES = ("api", "postgres", "redis", "meilisearch")

@@ -14,8 +14,8 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from src.config import PROJECT_ROOT
-from src.i18n import LOCALES_DIR, SUPPORTED_LOCALES, catalog_dir_name, gettext
+from src.kernel.config import PROJECT_ROOT
+from src.kernel.i18n import LOCALES_DIR, SUPPORTED_LOCALES, catalog_dir_name, gettext
 
 #: Same keywords as the documented ``pybabel extract -k N_`` (the defaults, which include ``_`` and ``gettext``).
 KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "_": None, "gettext": None}

@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 import src.models  # noqa: F401  (registers every table)
-from src.db import create_engine, metadata
+from src.kernel.db import create_engine, metadata
 from src.migrations import downgrade, upgrade
 from tests.conftest import BACKENDS, migrated_database
 

@@ -9,7 +9,6 @@ from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
 
-from src.errors import InvalidParameter, problem_responses
 from src.guide.deps import provide_catalogue_service
 from src.guide.geo import parse_bbox
 from src.guide.models import DestinationKind
@@ -21,7 +20,8 @@ from src.guide.schemas import (
     FeatureCollection,
 )
 from src.guide.service import MAX_RADIUS_KM, CatalogueService, DestinationQuery, Near
-from src.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from src.kernel.errors import InvalidParameter, problem_responses
+from src.kernel.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 GEOJSON_MEDIA_TYPE = "application/geo+json"
 COMMUNE_CODE = r"^[0-9]{5}$"

@@ -8,7 +8,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from src.errors import InvalidParameter
+from src.kernel.errors import InvalidParameter
 
 EARTH_RADIUS_M = 6_371_008.8
 #: A plain decimal number (no "1_000", no "nan", no full-width digits or stray Unicode spaces as float() allows).

@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from src.db import utcnow
 from src.guide.models import (
     Commune,
     CommuneFormerUnit,
@@ -43,6 +42,7 @@ from src.guide.models import (
     QualityFlag,
 )
 from src.guide.names import fold, slugify
+from src.kernel.db import utcnow
 
 #: Files of the catalogue, relative to the catalogue folder (``data/``).
 COMMUNES_CSV = "admin/laocai_2025_communes.csv"

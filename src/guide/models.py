@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from src.db import UTCDateTime, utcnow
+from src.kernel.db import UTCDateTime, utcnow
 
 
 class DestinationKind(StrEnum):

@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from src.errors import InvalidParameter, NotFound
 from src.guide import repository
 from src.guide.geo import Box, circle_box, haversine_m
 from src.guide.models import Commune
@@ -35,8 +34,9 @@ from src.guide.schemas import (
     PointGeometry,
     SourceRecord,
 )
-from src.i18n import pick
-from src.pagination import decode_cursor, encode_cursor, query_fingerprint
+from src.kernel.errors import InvalidParameter, NotFound
+from src.kernel.i18n import pick
+from src.kernel.pagination import decode_cursor, encode_cursor, query_fingerprint
 
 #: The shape of every issued slug and of a 2025 commune code; anything else cannot exist (404 without a query).
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")

@@ -3,7 +3,7 @@
 from alembic import command
 from alembic.config import Config
 
-from src.config import PROJECT_ROOT
+from src.kernel.config import PROJECT_ROOT
 
 
 def alembic_config(url: str) -> Config:

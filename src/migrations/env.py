@@ -10,8 +10,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import src.models  # noqa: F401  (registers every table on the metadata)
-from src.config import Settings
-from src.db import create_engine, metadata
+from src.kernel.config import Settings
+from src.kernel.db import create_engine, metadata
 
 config = context.config
 

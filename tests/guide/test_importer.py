@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select, update
 
-from src.db import create_engine, unit_of_work
 from src.guide.importer import apply_catalogue, assign_slugs, load_catalogue
 from src.guide.models import Destination, DestinationTranslation
+from src.kernel.db import create_engine, unit_of_work
 from tests.conftest import BACKENDS, migrated_database
 
 

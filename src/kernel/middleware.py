@@ -1,7 +1,7 @@
-"""App-wide ASGI middleware: input guard and locale negotiation (caching lives in ``src/caching.py``).
+"""App-wide ASGI middleware: input guard and locale negotiation (caching lives in ``src/kernel/caching.py``).
 
 Both run for every routed HTTP request before the response cache, dependencies and handlers; what they raise is
-rendered by ``src/errors.py`` as problem+json.
+rendered by ``src/kernel/errors.py`` as problem+json.
 """
 
 import re
@@ -11,8 +11,8 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from src.errors import BadRequest, UnsupportedLocale
-from src.i18n import SUPPORTED_LOCALES, map_tag, negotiate
+from src.kernel.errors import BadRequest, UnsupportedLocale
+from src.kernel.i18n import SUPPORTED_LOCALES, map_tag, negotiate
 
 #: Control characters (C0 and DEL) have no place in a path or query value of this API: NUL cannot be stored in a
 #: PostgreSQL text value, and a trailing line feed slips through ``$`` in regular expressions.

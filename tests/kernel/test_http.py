@@ -7,8 +7,8 @@ from litestar import Litestar
 from litestar.stores.redis import RedisStore
 
 from src.app import create_app
-from src.caching import clear_response_cache
-from src.config import Settings
+from src.kernel.caching import clear_response_cache
+from src.kernel.config import Settings
 
 #: Every destination within 3 km of Sa Pa town: a response over 1 KiB, so it is gzip-compressible.
 SA_PA_RADIUS = {"lat": 22.3364, "lon": 103.8438, "radius_km": 3, "limit": 100}

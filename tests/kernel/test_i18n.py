@@ -2,7 +2,7 @@
 
 import pytest
 
-from src.i18n import fallback_chain, map_tag, negotiate_accept_language, parse_accept_language, pick
+from src.kernel.i18n import fallback_chain, map_tag, negotiate_accept_language, parse_accept_language, pick
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from src.db import unit_of_work
-from src.i18n import SUPPORTED_LOCALES, negotiate
+from src.kernel.db import unit_of_work
+from src.kernel.i18n import SUPPORTED_LOCALES, negotiate
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -17,7 +17,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
-from src.i18n import N_, gettext, negotiate
+from src.kernel.i18n import N_, gettext, negotiate
 
 logger = logging.getLogger("laocai.errors")
 

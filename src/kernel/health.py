@@ -7,7 +7,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from sqlalchemy import text
 
-from src.errors import NotReady, problem_responses
+from src.kernel.errors import NotReady, problem_responses
 
 
 class Liveness(msgspec.Struct):

@@ -17,8 +17,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-from src.config import PROJECT_ROOT
-from src.request_input import parse_weighted_list
+from src.kernel.config import PROJECT_ROOT
+from src.kernel.request_input import parse_weighted_list
 
 DEFAULT_LOCALE = "vi"
 SUPPORTED_LOCALES: tuple[str, ...] = ("vi", "en", "zh-Hans", "fr", "ko")

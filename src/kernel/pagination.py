@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from src.errors import InvalidParameter
+from src.kernel.errors import InvalidParameter
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -32,7 +32,7 @@ from litestar.types import ASGIApp, HTTPResponseStartEvent, HTTPScope, Message, 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from src.request_input import parse_weights
+from src.kernel.request_input import parse_weights
 
 logger = logging.getLogger("laocai.caching")
 
