@@ -42,8 +42,13 @@ async def reset_postgres(url: str) -> None:
 
 
 async def scratch_postgres_url(name: str) -> str:
-    """The URL of a database ``name`` beside ``TEST_DATABASE_URL`` on the same server, created when missing."""
+    """The URL of a database beside ``TEST_DATABASE_URL`` on the same server, created when missing.
+
+    Its name is ``name`` prefixed with the test database's own name, so that suites run against different test
+    databases of one server (parallel checkouts) never share a scratch database.
+    """
     base = make_url(TEST_DATABASE_URL)
+    name = f"{base.database}_{name}"
     engine = create_async_engine(base, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as connection:
