@@ -9,10 +9,10 @@ clone needs no build step and a stale ``.mo`` file can never be served.
 """
 
 import io
+import re
 from functools import cache
 
 from babel import Locale
-from babel.core import parse_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -34,19 +34,41 @@ def N_(message: str) -> str:  # noqa: N802  (gettext's conventional marker name)
     return message
 
 
+#: A well-formed BCP 47 language tag (RFC 5646 §2.1 ``langtag``): language (with up to three extlangs), script,
+#: region, variants, extensions (a singleton other than ``x`` and its subtags) and private use (``x-...``). Only the
+#: primary language subtag decides the locale here; the rest must merely be well formed.
+_LANGTAG = re.compile(
+    r"(?P<language>[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4,8})"
+    r"(?:-[a-z]{4})?"  # script
+    r"(?:-(?:[a-z]{2}|[0-9]{3}))?"  # region
+    r"(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*"  # variants
+    r"(?:-[a-wyz0-9](?:-[a-z0-9]{2,8})+)*"  # extensions, e.g. -u-ca-gregory
+    r"(?:-x(?:-[a-z0-9]{1,8})+)?",  # private use, e.g. -x-private
+    re.IGNORECASE,
+)
+
+
+def primary_language(tag: str) -> str | None:
+    """The primary language subtag of a well-formed BCP 47 tag, lower-cased; ``None`` when the tag is malformed.
+
+    Extension and private-use subtags do not change the language (RFC 5646 §2.2.6, §2.2.7):
+    ``"en-US-u-ca-gregory"`` -> ``"en"``, ``"zh-Hant-TW-x-private"`` -> ``"zh"``. A private-use-only tag (``x-...``)
+    or a grandfathered irregular one (``i-klingon``) names no language here. ``_`` is accepted for ``-``.
+    """
+    match = _LANGTAG.fullmatch(tag.strip().replace("_", "-"))
+    if match is None:
+        return None
+    return match["language"].split("-", 1)[0].lower()
+
+
 def map_tag(tag: str) -> str | None:
     """Map one BCP 47 language tag to a supported locale, or ``None`` when nothing fits.
 
-    ``"zh-TW"`` -> ``"zh-Hans"``, ``"en-US"`` -> ``"en"``, ``"xx"`` -> ``None``. Malformed tags give ``None``.
+    ``"zh-TW"`` -> ``"zh-Hans"``, ``"en-US-u-ca-gregory"`` -> ``"en"``, ``"xx"`` -> ``None``. Malformed tags and
+    ``*`` give ``None``.
     """
-    tag = tag.strip()
-    if not tag or tag == "*":
-        return None
-    try:
-        language = parse_locale(tag.replace("_", "-"), sep="-")[0]
-    except ValueError:
-        return None
-    return _BY_LANGUAGE.get(language.lower())
+    language = primary_language(tag)
+    return None if language is None else _BY_LANGUAGE.get(language)
 
 
 def parse_accept_language(header: str) -> list[str]:

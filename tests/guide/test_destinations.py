@@ -76,7 +76,16 @@ async def test_cursor_of_another_query_is_refused(client: httpx.AsyncClient) -> 
 
 @pytest.mark.parametrize(
     ("locale", "expected_name", "expected_locale"),
-    [("zh-Hans", "沙坝", "zh-Hans"), ("zh-TW", "沙坝", "zh-Hans"), ("ko", "사파", "ko"), ("vi", "Sa Pa", "vi")],
+    [
+        ("zh-Hans", "沙坝", "zh-Hans"),
+        ("zh-TW", "沙坝", "zh-Hans"),
+        ("zh-Hant-TW", "沙坝", "zh-Hans"),
+        ("zh-Hant-TW-x-private", "沙坝", "zh-Hans"),  # private use does not change the language (RFC 5646 §2.2.7)
+        ("ko", "사파", "ko"),
+        ("ko-KR-u-ca-dangi", "사파", "ko"),
+        ("en-US-u-ca-gregory, fr;q=0.5", "Sapa", "en"),  # an extension does not either (§2.2.6)
+        ("vi", "Sa Pa", "vi"),
+    ],
 )
 async def test_sa_pa_name_in_each_locale(
     client: httpx.AsyncClient, locale: str, expected_name: str, expected_locale: str
@@ -97,6 +106,16 @@ async def test_fallback_locale_is_marked(client: httpx.AsyncClient) -> None:
     body = response.json()
     assert response.headers["content-language"] == "ko"
     assert (body["name"], body["name_locale"]) == ("Cát Cát", "vi")  # no Korean name exists: fallback to vi
+
+
+@pytest.mark.parametrize("accept_language", ["zh-Hant-TW", "zh-Hant-TW-x-private"])
+async def test_private_use_tag_keeps_the_fallback_marking(client: httpx.AsyncClient, accept_language: str) -> None:
+    # Nghĩa Lộ's only Chinese name has no stated script: both tags answer in zh-Hans and mark it `zh`.
+    town = await client.get("/v1/destinations", params={"lat": 21.6, "lon": 104.51, "radius_km": 10, "kind": "town"})
+    slug = next(i["slug"] for i in town.json()["items"] if i["name"].startswith(("Nghĩa Lộ", "義路")))
+    response = await client.get(f"/v1/destinations/{slug}", headers={"Accept-Language": accept_language})
+    assert response.headers["content-language"] == "zh-Hans"
+    assert (response.json()["name"], response.json()["name_locale"]) == ("義路市社", "zh")
 
 
 async def test_script_less_chinese_name_is_not_labelled_simplified(client: httpx.AsyncClient) -> None:
