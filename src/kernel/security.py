@@ -127,26 +127,25 @@ class SecurityMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         state = scope["state"]
-        rid = state["request_id"] = request_id(scope)
-        token = REQUEST_ID.set(rid)
-        try:
-            if self.proxies.networks:
-                self.proxies.resolve(scope)
-            limiter = self.limiter
-            if limiter is not None:
-                opt = scope["route_handler"].opt
-                kind = opt["rate_limit"] if "rate_limit" in opt else ("public" if scope["path"][:4] == "/v1/" else None)
-                if limiter.applies(kind):
-                    client = scope.get("client")
-                    retry_after = await limiter.hit(cast("str", kind), client_key(client[0]) if client else "unknown")
-                    if retry_after is not None:
-                        raise TooManyRequestsException(
-                            detail=f"Too many requests from this client; retry in {retry_after} s.",
-                            headers={"Retry-After": str(retry_after)},
-                        )
-            await next_app(scope, receive, send)
-        finally:
-            REQUEST_ID.reset(token)
+        # Not reset on the way out: the exception handlers that render (and log) an error run outside this
+        # middleware, and their lines must still name the request. Each request runs in its own task (uvicorn), so
+        # the value dies with it.
+        REQUEST_ID.set(state.setdefault("request_id", request_id(scope)))
+        if self.proxies.networks:
+            self.proxies.resolve(scope)
+        limiter = self.limiter
+        if limiter is not None:
+            opt = scope["route_handler"].opt
+            kind = opt["rate_limit"] if "rate_limit" in opt else ("public" if scope["path"][:4] == "/v1/" else None)
+            if limiter.applies(kind):
+                client = scope.get("client")
+                retry_after = await limiter.hit(cast("str", kind), client_key(client[0]) if client else "unknown")
+                if retry_after is not None:
+                    raise TooManyRequestsException(
+                        detail=f"Too many requests from this client; retry in {retry_after} s.",
+                        headers={"Retry-After": str(retry_after)},
+                    )
+        await next_app(scope, receive, send)
 
 
 class SecurityHeaders:
