@@ -20,9 +20,9 @@ client, then rate limit) and one ``before_send`` hook (``SecurityHeaders``), whi
 """
 
 import re
-import uuid
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from os import urandom
 from typing import Any, cast
 
 from litestar.config.cors import CORSConfig
@@ -56,7 +56,7 @@ def request_id(scope: Scope) -> str:
             if _SANE_REQUEST_ID.fullmatch(value):
                 return value.decode("ascii")
             break
-    return uuid.uuid4().hex
+    return urandom(16).hex()
 
 
 class TrustedProxies:
