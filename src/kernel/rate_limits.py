@@ -45,6 +45,31 @@ REDIS_TIMEOUT_SECONDS = 0.5
 WARN_EVERY_SECONDS = 10.0
 
 
+_BASE_SWEEP = "_MemoryStorage__schedule_expiry"
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """``limits``' in-process storage with its expiry sweep started at most once per ``SWEEP_EVERY_SECONDS``.
+
+    The stock storage starts a sweep task after every hit once the previous sweep ended, and the sweep hops to a
+    thread once per key: about 70 µs of CPU per request on this machine, more than the whole bare framework.
+    Expired hits are also ignored by the moving window itself, so sweeping once a second changes no answer; it only
+    bounds the memory held by clients that went quiet.
+    """
+
+    SWEEP_EVERY_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._next_sweep = 0.0
+
+    async def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802  (the base class's name-mangled hook)
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_EVERY_SECONDS
+            await getattr(MemoryStorage, _BASE_SWEEP)(self)
+
+
 class RateLimiter:
     """Counts hits per ``(kind, client)`` and says how long a refused client must wait.
 
@@ -68,9 +93,9 @@ class RateLimiter:
                 connection_pool=self.redis.connection_pool,  # type: ignore[arg-type]  # passed on to redis-py
             )
         else:
-            storage = MemoryStorage()
+            storage = SweptMemoryStorage()
         self.window = MovingWindowRateLimiter(storage)
-        self.fallback = MovingWindowRateLimiter(MemoryStorage()) if redis_url else None
+        self.fallback = MovingWindowRateLimiter(SweptMemoryStorage()) if redis_url else None
         self._warned_at = -math.inf
 
     @classmethod

@@ -11,6 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
+from limits import parse
+from limits.aio.strategies import MovingWindowRateLimiter
 from litestar import Litestar, post
 from litestar.params import JSONBody
 
@@ -18,7 +20,7 @@ from src.app import create_app
 from src.kernel.config import Settings
 from src.kernel.errors import problem_responses
 from src.kernel.logs import RequestIdFilter
-from src.kernel.rate_limits import AUTH_RATE_LIMIT
+from src.kernel.rate_limits import AUTH_RATE_LIMIT, SweptMemoryStorage
 from src.kernel.security import TrustedProxies
 
 
@@ -312,3 +314,18 @@ async def test_oversized_bodies_get_413_problem(settings: Settings) -> None:
         assert lying[2][b"content-type"] == b"application/problem+json"
     finally:
         await _close(app)
+
+
+async def test_memory_counters_of_quiet_clients_are_swept() -> None:
+    storage = SweptMemoryStorage()
+    window = MovingWindowRateLimiter(storage)
+    item = parse("2/second")
+    assert [await window.hit(item, "public", "quiet") for _ in range(3)] == [True, True, False]
+    await asyncio.sleep(1.1)
+    assert await window.hit(item, "public", "busy")  # the first hit after a second starts the sweep
+    for _ in range(50):
+        await asyncio.sleep(0.02)
+        if not any("quiet" in key for key in storage.events):
+            break
+    assert [key for key in storage.events if "quiet" in key] == []
+    assert await window.hit(item, "public", "quiet")
