@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     read_engine = create_engine(url, read_only=True) if settings.is_sqlite else engine
     redis: Redis | None = Redis.from_url(settings.redis_url) if settings.redis_url else None
     limiter = RateLimiter.from_settings(settings)
+    proxies = TrustedProxies(settings.trusted_proxy_networks)
 
     async def start_sweeper(app: Litestar) -> None:
         app.state.sweeper = asyncio.create_task(sweep_expired(app.stores, every_seconds=30))
@@ -72,14 +73,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[HealthController, DestinationController, MapController, CommuneController],
         dependencies={"session": Provide(provide_session), "locale": Provide(provide_locale)},
         middleware=[
-            SecurityMiddleware(limiter, TrustedProxies(settings.trusted_proxy_networks)),
+            SecurityMiddleware(limiter, proxies),
             InputGuardMiddleware(),
             LocaleMiddleware(),
             HttpCacheMiddleware(max_age=settings.cache_max_age),
         ],
         response_cache_config=response_cache_config(settings.response_cache_seconds),
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[SecurityHeaders(docs_path="/schema"), _content_language],
+        before_send=[SecurityHeaders(proxies, docs_path="/schema"), _content_language],
         cors_config=cors_config(settings.cors_origin_list),
         request_max_body_size=settings.max_body_bytes,
         stores=build_stores(redis),

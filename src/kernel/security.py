@@ -151,7 +151,8 @@ class SecurityMiddleware(ASGIMiddleware):
 class SecurityHeaders:
     """``before_send`` hook adding the request id and the security headers to every response."""
 
-    def __init__(self, docs_path: str = "/schema") -> None:
+    def __init__(self, proxies: TrustedProxies, docs_path: str = "/schema") -> None:
+        self.proxies = proxies
         common = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"),
@@ -171,6 +172,8 @@ class SecurityHeaders:
         rid = state.get("request_id")
         if rid is None:  # answered by the router (404, 405) before any middleware ran
             rid = state["request_id"] = request_id(scope)
+            if self.proxies.networks:
+                self.proxies.resolve(scope)
         headers.append((REQUEST_ID_HEADER, rid.encode()))
         if scope.get("scheme") == "https":
             headers.append((b"strict-transport-security", HSTS))

@@ -234,6 +234,10 @@ async def test_hsts_only_over_tls(app: Litestar, settings: Settings) -> None:
         async with _client(proxied, "203.0.113.5") as http:
             forged = await http.get("/health/live", headers={"X-Forwarded-Proto": "https"})
             assert "strict-transport-security" not in forged.headers
+        async with _client(proxied, "127.0.0.1") as http:  # the router's own 404 behind the proxy too
+            missing = await http.get("/nowhere", headers={"X-Forwarded-Proto": "https"})
+            assert missing.status_code == 404
+            assert "strict-transport-security" in missing.headers
     finally:
         await _close(proxied)
 
