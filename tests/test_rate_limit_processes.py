@@ -121,8 +121,10 @@ async def test_four_processes_on_redis_let_at_most_the_limit_through(
     with servers(4, settings, tmp_path) as bases:
         result = await hammer(bases, method, path, body, requests=160, concurrency=40)
         after = await hammer(bases, method, path, body, requests=8, concurrency=8)
-    assert set(result.statuses) <= {200, 429}, result.statuses
-    assert result.statuses[200] == 20, result.statuses  # at most 20, and not fewer: nothing was lost or doubled
+    # Whatever the handler answers to the requests let through (200 here, 401 for a wrong login), none is a 5xx.
+    assert all(status < 500 for status in result.statuses), result.statuses
+    passed = sum(count for status, count in result.statuses.items() if status != 429)
+    assert passed == 20, result.statuses  # at most 20, and not fewer: no hit was lost or counted twice
     assert result.statuses[429] == 140
     assert after.statuses == Counter({429: 8})  # new forged addresses still change nothing
     assert all(value is not None and 1 <= int(value) <= 60 for value in result.retry_after), result.retry_after
