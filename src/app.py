@@ -6,7 +6,6 @@ from typing import Any, cast
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.types import Message, Scope
@@ -19,7 +18,10 @@ from src.kernel.db import create_engine
 from src.kernel.deps import provide_locale, provide_session
 from src.kernel.errors import EXCEPTION_HANDLERS
 from src.kernel.health import HealthController
+from src.kernel.logs import logging_config
 from src.kernel.middleware import InputGuardMiddleware, LocaleMiddleware
+from src.kernel.rate_limits import RateLimiter
+from src.kernel.security import SecurityHeaders, SecurityMiddleware, TrustedProxies, cors_config
 
 API_VERSION = "0.1.0"
 
@@ -43,6 +45,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     engine = create_engine(url)
     read_engine = create_engine(url, read_only=True) if settings.is_sqlite else engine
     redis: Redis | None = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    limiter = RateLimiter.from_settings(settings)
+    proxies = TrustedProxies(settings.trusted_proxy_networks)
 
     async def start_sweeper(app: Litestar) -> None:
         app.state.sweeper = asyncio.create_task(sweep_expired(app.stores, every_seconds=30))
@@ -56,20 +60,29 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await read_engine.dispose()
         if redis is not None:
             await redis.aclose()
+        await limiter.close()
 
     state: dict[str, Any] = {
         "settings": settings,
         "engine": engine,
         "read_engine": read_engine,
         "redis": redis,
+        "rate_limiter": limiter,
     }
     return Litestar(
         route_handlers=[HealthController, DestinationController, MapController, CommuneController],
         dependencies={"session": Provide(provide_session), "locale": Provide(provide_locale)},
-        middleware=[InputGuardMiddleware(), LocaleMiddleware(), HttpCacheMiddleware(max_age=settings.cache_max_age)],
+        middleware=[
+            SecurityMiddleware(limiter, proxies),
+            InputGuardMiddleware(),
+            LocaleMiddleware(),
+            HttpCacheMiddleware(max_age=settings.cache_max_age),
+        ],
         response_cache_config=response_cache_config(settings.response_cache_seconds),
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[_content_language],
+        before_send=[SecurityHeaders(proxies, docs_path="/schema"), _content_language],
+        cors_config=cors_config(settings.cors_origin_list),
+        request_max_body_size=settings.max_body_bytes,
         stores=build_stores(redis),
         state=State(state),
         on_startup=[start_sweeper],
@@ -81,6 +94,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
         ),
-        logging_config=LoggingConfig(log_exceptions="debug", disable_stack_trace={404, 422, 400}),
+        logging_config=logging_config(log_exceptions="debug", disable_stack_trace={404, 422, 400}),
         debug=settings.debug,
     )

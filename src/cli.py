@@ -17,6 +17,7 @@ from src.guide.importer import ImportReport, apply_catalogue, destination_count,
 from src.kernel.caching import clear_response_cache
 from src.kernel.config import Settings
 from src.kernel.db import create_engine, maintenance_lock, unit_of_work
+from src.kernel.logs import uvicorn_log_config
 from src.migrations import upgrade
 
 console = Console(stderr=True)
@@ -103,7 +104,11 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        proxy_headers=True,
+        # Forwarding headers are read by src/kernel/security.py from LAOCAI_TRUSTED_PROXIES only: uvicorn's own
+        # handling trusts 127.0.0.1 by default and would let any local caller reset its rate limit with a forged
+        # X-Forwarded-For.
+        proxy_headers=False,
+        log_config=uvicorn_log_config(),
         log_level="info",
     )
 

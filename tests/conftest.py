@@ -100,7 +100,15 @@ async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory, c
 @pytest.fixture(scope="session")
 async def settings(backend: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     redis_url = TEST_REDIS_URL if backend == "postgresql" else ""
-    return Settings(database_url=database_url, redis_url=redis_url, data_dir=tmp_path_factory.mktemp("data"))
+    # The shared app serves hundreds of requests a minute from one address: its rate limits are off. The limits
+    # themselves are tested on apps of their own (tests/kernel/test_security.py, tests/test_rate_limit_processes.py).
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        rate_limit_public="off",
+        rate_limit_auth="off",
+    )
 
 
 @pytest.fixture(scope="session")

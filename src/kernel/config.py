@@ -6,9 +6,11 @@ PostgreSQL (``postgresql+asyncpg://...``) and ``LAOCAI_REDIS_URL`` to Redis for 
 """
 
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
-from pydantic import Field
+from limits import RateLimitItem, parse
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: ``data/``, ``locales/`` and ``alembic.ini`` live here.
@@ -28,6 +30,14 @@ class Settings(BaseSettings):
         cache_max_age: seconds clients and proxies may reuse a catalogue response (``Cache-Control``).
         response_cache_seconds: seconds the server keeps a rendered catalogue response in the shared
             ``response_cache`` store (Redis when configured); 0 turns server-side caching off.
+        rate_limit_public: general limit per client on ``/v1/`` (``limits`` notation such as ``600/minute`` or
+            ``10/second; 600/minute``), or ``off``.
+        rate_limit_auth: strict limit per client on handlers that opt in with ``opt={"rate_limit": "auth"}``
+            (login, register, refresh), or ``off``.
+        trusted_proxies: comma-separated IP addresses or CIDR networks of reverse proxies whose
+            ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed; empty: the socket peer is the client.
+        cors_origins: comma-separated origins (``https://app.example.org``) allowed by CORS; empty: no CORS headers.
+        max_body_bytes: largest request body accepted, in bytes; larger bodies get 413.
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -41,6 +51,43 @@ class Settings(BaseSettings):
     debug: bool = False
     cache_max_age: int = Field(default=300, ge=0)
     response_cache_seconds: int = Field(default=60, ge=0)
+    rate_limit_public: str = "600/minute"
+    rate_limit_auth: str = "10/minute"
+    trusted_proxies: str = ""
+    cors_origins: str = ""
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
+
+    @field_validator("rate_limit_public", "rate_limit_auth")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() != "off":
+            parse_rate_limits(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @property
+    def public_rate_limits(self) -> list[RateLimitItem]:
+        """The general limits, ``[]`` when ``off``."""
+        return parse_rate_limits(self.rate_limit_public)
+
+    @property
+    def auth_rate_limits(self) -> list[RateLimitItem]:
+        """The strict limits of login, register and refresh, ``[]`` when ``off``."""
+        return parse_rate_limits(self.rate_limit_auth)
+
+    @property
+    def trusted_proxy_networks(self) -> list[IPv4Network | IPv6Network]:
+        return parse_networks(self.trusted_proxies)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
     @cached_property
     def effective_database_url(self) -> str:
@@ -57,3 +104,24 @@ class Settings(BaseSettings):
         """Create ``data_dir`` when the embedded SQLite database will live there."""
         if self.is_sqlite:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+def parse_rate_limits(value: str) -> list[RateLimitItem]:
+    """``600/minute`` or ``10/second; 600/minute`` as ``limits`` items; ``off`` (any case) is ``[]``.
+
+    Raises:
+        ValueError: the string is not in ``limits`` notation.
+    """
+    value = value.strip()
+    if value.lower() == "off":
+        return []
+    return [parse(part) for part in value.split(";") if part.strip()]
+
+
+def parse_networks(value: str) -> list[IPv4Network | IPv6Network]:
+    """A comma-separated list of addresses or CIDR networks (``10.0.0.0/8, ::1``).
+
+    Raises:
+        ValueError: an entry is neither.
+    """
+    return [ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()]

@@ -219,11 +219,13 @@ class ProblemDetails(msgspec.Struct):
     errors: list[dict[str, Any]] | None = None
 
 
-def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+def problem_responses(*statuses: int, rate_limited: bool = True) -> dict[int, ResponseSpec]:
     """OpenAPI entries documenting the problem responses a route can send (for clients and schemathesis).
 
     400 (control characters in the URL, a missing parameter) and 422 (an unserved ``?lang=``) can come from any
-    route, so they are always listed.
+    route, so they are always listed, and so is 429 (``Retry-After``) unless ``rate_limited=False`` (routes outside
+    ``/v1/`` or with ``opt={"rate_limit": None}``: see ``src/kernel/rate_limits.py``). A route that reads a request
+    body lists 413 (body over ``LAOCAI_MAX_BODY_BYTES``).
     """
     return {
         status: ResponseSpec(
@@ -231,5 +233,5 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
             media_type=PROBLEM_MEDIA_TYPE,
             description=_HTTP_TITLES.get(status, ("", "Problem"))[1],
         )
-        for status in sorted({400, 422, *statuses})
+        for status in sorted({400, 422, *((429,) if rate_limited else ()), *statuses})
     }

@@ -27,12 +27,12 @@ class HealthController(Controller):
     tags = ["ops"]
     include_in_schema = True
 
-    @get("/live", responses=problem_responses(), security=[])
+    @get("/live", responses=problem_responses(rate_limited=False), security=[])
     async def live(self) -> Liveness:
         """The process is up and serving HTTP."""
         return Liveness(status="live")
 
-    @get("/ready", responses=problem_responses(503), security=[])
+    @get("/ready", responses=problem_responses(503, rate_limited=False), security=[])
     async def ready(self, state: State) -> Readiness:
         """The database answers and holds the catalogue; Redis answers when configured. 503 otherwise."""
         checks: dict[str, str] = {}
