@@ -1,0 +1,79 @@
+"""Test-only jobs, and the ``laocai`` command with them registered (tests run ``python -m tests.kernel.jobs_worker
+worker`` as a real worker process). Their effects go to two small tables the tests create in a scratch database."""
+
+import asyncio
+import os
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import src.app
+from src.kernel.db import unit_of_work
+from src.kernel.jobs import Job, JobContext, JobRegistry, PeriodicJob, RetryPolicy
+
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS job_attempt (key VARCHAR(64) NOT NULL, attempt INTEGER NOT NULL, pid INTEGER)",
+    "CREATE TABLE IF NOT EXISTS job_effect (key VARCHAR(64) PRIMARY KEY, pid INTEGER)",
+    "CREATE TABLE IF NOT EXISTS periodic_run (period BIGINT NOT NULL, pid INTEGER)",
+)
+
+
+async def create_tables(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        for statement in ("DROP TABLE IF EXISTS job_attempt", "DROP TABLE IF EXISTS job_effect"):
+            await connection.execute(text(statement))
+        await connection.execute(text("DROP TABLE IF EXISTS periodic_run"))
+        for statement in TABLES:
+            await connection.execute(text(statement))
+
+
+async def slow_effect(ctx: JobContext, *, key: str) -> None:
+    """Signals each attempt (a committed ``job_attempt`` row), sleeps on the first one (the test kills the worker
+    there), then applies its effect idempotently: one ``job_effect`` row per key, whatever the attempts."""
+    async with unit_of_work(ctx.engine) as session:
+        await (await session.connection()).execute(
+            text("INSERT INTO job_attempt (key, attempt, pid) VALUES (:k, :a, :p)"),
+            {"k": key, "a": ctx.attempt, "p": os.getpid()},
+        )
+    if ctx.attempt == 1:
+        await asyncio.sleep(60)
+    async with unit_of_work(ctx.engine) as session:
+        await (await session.connection()).execute(
+            text("INSERT INTO job_effect (key, pid) VALUES (:k, :p) ON CONFLICT (key) DO NOTHING"),
+            {"k": key, "p": os.getpid()},
+        )
+
+
+async def tick(ctx: JobContext) -> None:
+    """A global periodic job: one ``periodic_run`` row per run, with the period it ran for."""
+    async with unit_of_work(ctx.engine) as session:
+        await (await session.connection()).execute(
+            text("INSERT INTO periodic_run (period, pid) VALUES (:period, :p)"),
+            {"period": ctx.period, "p": os.getpid()},
+        )
+
+
+SLOW_EFFECT = Job("tests.slow_effect", slow_effect, RetryPolicy(retries=3, backoff_seconds=0, timeout_seconds=4))
+TICK = PeriodicJob("tests.tick", tick, cron="* * * * * */2")
+
+
+def register(registry: JobRegistry) -> None:
+    registry.add(SLOW_EFFECT)
+    if os.environ.get("TEST_JOBS_TICK"):
+        registry.add_periodic(TICK)
+
+
+_assembled = src.app.job_registry
+
+
+def job_registry() -> JobRegistry:
+    registry = _assembled()
+    register(registry)
+    return registry
+
+
+if __name__ == "__main__":
+    src.app.job_registry = job_registry
+    from src.cli import main
+
+    main()
