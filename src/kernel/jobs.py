@@ -218,7 +218,7 @@ async def claim_period(engine: AsyncEngine, name: str, period: int) -> bool:
             .where(PeriodicJobState.name == name, PeriodicJobState.last_period < period)  # type: ignore[arg-type]
             .values(last_period=period, last_started_at=utcnow(), last_status="running")
         )
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        if claimed.rowcount == 1:
             return True
         exists = await connection.scalar(select(PeriodicJobState.name).where(PeriodicJobState.name == name))
         if exists is not None:
@@ -275,10 +275,12 @@ def bind(engine: AsyncEngine, backend: Backend | None) -> None:
         _BACKENDS[engine.sync_engine] = backend
 
 
-def enqueue(session: AsyncSession, job: Job | str, *, key: str | None = None, **kwargs: Any) -> None:
+def enqueue(session: AsyncSession, job: Job | str, *, dedup_key: str | None = None, **kwargs: Any) -> None:
     """Queue ``job`` with ``kwargs`` (JSON values) to be sent once ``session``'s unit of work commits.
 
     Nothing is sent if the unit of work rolls back, or if the savepoint open at this call is rolled back.
+    ``dedup_key``: on Redis, a job whose key is already queued or running is not queued again (e.g.
+    ``f"reindex:{place_id}"``); the in-process runner ignores it.
 
     Raises:
         RuntimeError: no backend is bound to the session's engine (a configuration error, never silent).
@@ -302,7 +304,7 @@ def enqueue(session: AsyncSession, job: Job | str, *, key: str | None = None, **
 
         session.info.setdefault(AFTER_COMMIT, []).append(send)
     transaction = sync_session.get_nested_transaction() or sync_session.get_transaction()
-    pending.append(PendingJob(name, dict(kwargs), key, transaction))
+    pending.append(PendingJob(name, dict(kwargs), dedup_key, transaction))
 
 
 def _discard_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
@@ -707,7 +709,13 @@ class JobSystem:
         if self.runner is not None:
             await self.runner.stop(self.shutdown_seconds)
         if self._worker is not None:
-            self._worker._shutdown_grace_period_s = int(self.shutdown_seconds)
+            # SAQ's own grace period also waits for its idle loops (a blocking dequeue, the sweep timer), so an
+            # idle worker would always take the whole grace: wait for the running jobs only, then stop at once
+            # (SAQ re-queues a job it cancels: another worker retries it).
+            deadline = time.monotonic() + self.shutdown_seconds
+            while self._worker.job_task_contexts and time.monotonic() < deadline:  # noqa: ASYNC110  (SAQ offers no event for it)
+                await asyncio.sleep(0.05)
+            self._worker._shutdown_grace_period_s = None
             await self._worker.stop()
             if self._worker_task is not None:
                 await asyncio.gather(self._worker_task, return_exceptions=True)

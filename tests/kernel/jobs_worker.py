@@ -27,20 +27,20 @@ async def create_tables(engine: AsyncEngine) -> None:
             await connection.execute(text(statement))
 
 
-async def slow_effect(ctx: JobContext, *, key: str) -> None:
+async def slow_effect(ctx: JobContext, *, token: str) -> None:
     """Signals each attempt (a committed ``job_attempt`` row), sleeps on the first one (the test kills the worker
-    there), then applies its effect idempotently: one ``job_effect`` row per key, whatever the attempts."""
+    there), then applies its effect idempotently: one ``job_effect`` row per token, whatever the attempts."""
     async with unit_of_work(ctx.engine) as session:
         await (await session.connection()).execute(
             text("INSERT INTO job_attempt (key, attempt, pid) VALUES (:k, :a, :p)"),
-            {"k": key, "a": ctx.attempt, "p": os.getpid()},
+            {"k": token, "a": ctx.attempt, "p": os.getpid()},
         )
     if ctx.attempt == 1:
         await asyncio.sleep(60)
     async with unit_of_work(ctx.engine) as session:
         await (await session.connection()).execute(
             text("INSERT INTO job_effect (key, pid) VALUES (:k, :p) ON CONFLICT (key) DO NOTHING"),
-            {"k": key, "p": os.getpid()},
+            {"k": token, "p": os.getpid()},
         )
 
 

@@ -2,7 +2,6 @@
 period across processes, and at-least-once delivery through a real worker process killed mid-job on real Redis."""
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -80,7 +78,7 @@ async def test_a_job_enqueued_in_a_unit_of_work_that_rolls_back_never_runs(
     engine: AsyncEngine, runner: tuple[InProcessRunner, Recorder]
 ) -> None:
     run, recorder = runner
-    with pytest.raises(RuntimeError, match="the request failed"):
+    with pytest.raises(RuntimeError, match="the request failed"):  # noqa: PT012  (the block is the unit of work)
         async with unit_of_work(engine) as session:
             await (await session.connection()).execute(text("SELECT 1"))
             enqueue(session, "tests.record", n=1)
@@ -99,7 +97,7 @@ async def test_a_write_failing_after_the_enqueue_sends_nothing(
     engine: AsyncEngine, runner: tuple[InProcessRunner, Recorder]
 ) -> None:
     run, recorder = runner
-    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):  # noqa: PT012
         async with unit_of_work(engine) as session:
             enqueue(session, "tests.record", n=1)
             connection = await session.connection()
@@ -217,3 +215,159 @@ def _pending(name: str) -> Any:
     from src.kernel.jobs import PendingJob
 
     return PendingJob(name, {}, None, None)
+
+
+@needs_redis
+async def test_on_redis_a_job_is_queued_only_when_its_unit_of_work_commits(tmp_path: Path) -> None:
+    url = await migrated_database("postgresql", tmp_path, scratch="jobs_saq")
+    engine = create_engine(url)
+    registry = JobRegistry()
+    registry.add(SLOW_EFFECT)
+    backend = SaqBackend(registry, TEST_REDIS_URL, f"test-{uuid.uuid4().hex[:8]}")
+    await backend.connect()
+    bind(engine, backend)
+    try:
+        with pytest.raises(RuntimeError, match="rolled back"):  # noqa: PT012
+            async with unit_of_work(engine) as session:
+                enqueue(session, SLOW_EFFECT, dedup_key="rolled-back", token="a")
+                raise RuntimeError("rolled back")
+        assert (await backend.counts())["queued"] == 0
+        async with unit_of_work(engine) as session:
+            enqueue(session, SLOW_EFFECT, dedup_key="committed", token="b")
+        assert (await backend.counts())["queued"] == 1
+        job = await backend.queue.job("committed")
+        assert job is not None
+        assert (job.function, job.kwargs, job.retries, job.timeout) == ("tests.slow_effect", {"token": "b"}, 3, 4)
+    finally:
+        bind(engine, None)
+        await _drop_queue(backend.queue.name)
+        await backend.disconnect()
+        await engine.dispose()
+
+
+async def _drop_queue(name: str) -> None:
+    redis = Redis.from_url(TEST_REDIS_URL)
+    try:
+        keys = [k async for k in redis.scan_iter(match=f"saq:{name}:*")]
+        keys += [k async for k in redis.scan_iter(match=f"saq:job:{name}:*")]
+        if keys:
+            await redis.delete(*keys)
+    finally:
+        await redis.aclose()
+
+
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "tests.kernel.jobs_worker", "worker"]
+    with log.open("ab") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+async def _rows(engine: AsyncEngine, sql: str) -> list[Any]:
+    async with engine.connect() as connection:
+        return list((await connection.execute(text(sql))).all())
+
+
+async def _wait_for(engine: AsyncEngine, sql: str, count: int, seconds: float) -> list[Any]:
+    deadline = time.monotonic() + seconds
+    rows = await _rows(engine, sql)
+    while len(rows) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        rows = await _rows(engine, sql)
+    return rows
+
+
+async def _wait_for_log(log: Path, needle: str, count: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        text_so_far = await asyncio.to_thread(lambda: log.read_text(errors="replace") if log.exists() else "")
+        if text_so_far.count(needle) >= count:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+@needs_redis
+async def test_a_worker_killed_mid_job_loses_nothing_and_the_effect_happens_once(tmp_path: Path) -> None:
+    # A real `laocai worker` on real Redis takes the job, signals that it started, and is SIGKILLed while the job
+    # sleeps. A new worker's sweep finds the job abandoned once past its 4 s timeout and runs it again.
+    url = await migrated_database("postgresql", tmp_path, scratch="jobs_kill")
+    engine = create_engine(url)
+    await create_tables(engine)
+    queue = f"test-kill-{uuid.uuid4().hex[:8]}"
+    env = cli_env(database_url=url, redis_url=TEST_REDIS_URL, jobs_queue=queue, jobs_sweep_seconds="1")
+    log = tmp_path / "worker.log"
+    registry = JobRegistry()
+    registry.add(SLOW_EFFECT)
+    backend = SaqBackend(registry, TEST_REDIS_URL, queue)
+    await backend.connect()
+    bind(engine, backend)
+    first = _start_worker(env, log)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        # Enqueue once the worker is up: SAQ's sweep treats a job it finds in the active list whose status is not
+        # yet "active" (the few ms between dequeue and update) as abandoned; at a worker's start both run at once.
+        assert await _wait_for_log(log, "Worker starting", 1, 30), log.read_text(errors="replace")
+        await asyncio.sleep(1.2)
+        async with unit_of_work(engine) as session:
+            enqueue(session, SLOW_EFFECT, token="order-1")
+        started = await _wait_for(engine, "SELECT attempt, pid FROM job_attempt", 1, 30)
+        assert started, log.read_text(errors="replace")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=5)
+        assert await _rows(engine, "SELECT key FROM job_effect") == []
+        second = _start_worker(env, log)
+        effect = await _wait_for(engine, "SELECT key, pid FROM job_effect", 1, 30)
+        await asyncio.sleep(1.5)  # room for a duplicate run, if there were one
+        effect = await _rows(engine, "SELECT key, pid FROM job_effect")
+        attempts = await _rows(engine, "SELECT attempt, pid FROM job_attempt ORDER BY attempt")
+    finally:
+        for process in (first, second):
+            if process is not None:
+                _stop(process)
+        bind(engine, None)
+        await _drop_queue(queue)
+        await backend.disconnect()
+        await engine.dispose()
+    output = log.read_text(errors="replace")
+    assert [row[0] for row in effect] == ["order-1"], output
+    assert effect[0][1] == second.pid
+    assert [a for a, _ in attempts][:2] == [1, 2], attempts  # it ran again after the kill...
+    assert attempts[0][1] == first.pid
+    assert attempts[1][1] == second.pid
+    assert len(effect) == 1  # ...and its effect happened once
+
+
+@needs_redis
+async def test_a_periodic_job_with_two_worker_processes_runs_once_per_period(tmp_path: Path) -> None:
+    url = await migrated_database("postgresql", tmp_path, scratch="jobs_tick")
+    engine = create_engine(url)
+    await create_tables(engine)
+    queue = f"test-tick-{uuid.uuid4().hex[:8]}"
+    env = cli_env(database_url=url, redis_url=TEST_REDIS_URL, jobs_queue=queue)
+    env["TEST_JOBS_TICK"] = "1"
+    log = tmp_path / "workers.log"
+    workers = [_start_worker(env, log) for _ in range(2)]
+    try:
+        runs = await _wait_for(engine, "SELECT period, pid FROM periodic_run", 4, 40)
+        runs = await _rows(engine, "SELECT period, pid FROM periodic_run")
+    finally:
+        for process in workers:
+            _stop(process)
+        await _drop_queue(queue)
+        await engine.dispose()
+    output = log.read_text(errors="replace")
+    periods = [period for period, _ in runs]
+    assert len(periods) >= 4, output
+    assert len(periods) == len(set(periods)), runs  # once per period, although two schedulers fire every period
+    assert all(p % 2 == 0 for p in periods)
+    assert output.count("worker ready") == 2, output
