@@ -53,6 +53,7 @@ Visibility: ``JobSystem.report()`` gives counts and times only (never payloads) 
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import time
@@ -260,6 +261,8 @@ class PendingJob:
 class Backend(Protocol):
     """Where committed jobs go: ``InProcessRunner`` or ``SaqBackend``."""
 
+    registry: "JobRegistry"
+
     async def send(self, jobs: Iterable[PendingJob]) -> None: ...
 
 
@@ -284,6 +287,8 @@ def enqueue(session: AsyncSession, job: Job | str, *, dedup_key: str | None = No
 
     Raises:
         RuntimeError: no backend is bound to the session's engine (a configuration error, never silent).
+        LookupError: ``job`` is not in the registry. TypeError: a keyword argument is not JSON-serialisable.
+        Both are raised here, inside the unit of work, rather than after its commit when nothing can be undone.
     """
     name = job if isinstance(job, str) else job.name
     sync_session = session.sync_session
@@ -292,6 +297,8 @@ def enqueue(session: AsyncSession, job: Job | str, *, dedup_key: str | None = No
     backend = _BACKENDS.get(engine)
     if backend is None:
         raise RuntimeError(f"job {name!r} enqueued on an engine with no job backend bound (jobs.bind)")
+    backend.registry.get(name)
+    json.dumps(kwargs)
     pending: list[PendingJob] | None = session.info.get(_PENDING)
     if pending is None:
         pending = session.info[_PENDING] = []
@@ -574,27 +581,34 @@ class PeriodicScheduler:
         self.dispatch = dispatch
         self.resources: Mapping[str, Any] = resources or {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         #: process scope: name -> (epoch seconds of the last run's end, whether it succeeded); failure counts.
         self.last_run: dict[str, tuple[float, bool]] = {}
         self.failures: dict[str, int] = {}
 
     def start(self) -> None:
         if self.jobs and self._task is None:
+            self._stopping = asyncio.Event()
             self._task = asyncio.create_task(self._loop(), name=f"periodic-{self.scope}")
 
     async def stop(self) -> None:
+        """Stop after the run in progress, if any (it is not cancelled: a cancelled claim or connection attempt
+        would leak its connection)."""
         if self._task is not None:
-            self._task.cancel()
+            self._stopping.set()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
     async def _loop(self) -> None:
         upcoming = {p.name: p.period_after(time.time()) for p in self.jobs}
         by_name = {p.name: p for p in self.jobs}
-        while True:
+        while not self._stopping.is_set():
             name = min(upcoming, key=upcoming.__getitem__)
             period = upcoming[name]
-            await asyncio.sleep(max(0.0, period - time.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=max(0.0, period - time.time()))
+            if self._stopping.is_set():
+                return
             upcoming[name] = by_name[name].period_after(max(time.time(), period))
             try:
                 await self._fire(by_name[name], period)
@@ -668,6 +682,7 @@ class JobSystem:
         )
         self._concurrency = concurrency
         self._sweep_seconds = sweep_seconds
+        self._connected = False
 
     async def _record(self, name: str, ok: bool) -> None:
         periodic = self.registry.periodic.get(name)
@@ -679,6 +694,7 @@ class JobSystem:
         bind(self.engine, self.backend)
         if self.saq is not None:
             await self.saq.connect()
+            self._connected = True
             if self.run_worker:
                 self._worker = self.saq.worker(
                     self.engine,
@@ -720,7 +736,12 @@ class JobSystem:
             if self._worker_task is not None:
                 await asyncio.gather(self._worker_task, return_exceptions=True)
         if self.saq is not None:
-            await self.saq.disconnect()
+            try:
+                await self.saq.disconnect()
+            except Exception as exc:  # Redis down at shutdown: nothing is left to release
+                if self._connected:
+                    logger.warning("job queue disconnect failed: %s: %s", type(exc).__name__, exc)
+            self._connected = False
         bind(self.engine, None)
 
     async def report(self) -> dict[str, Any]:

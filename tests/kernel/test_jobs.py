@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -158,9 +159,16 @@ async def test_enqueue_without_a_backend_or_of_an_unknown_job_is_an_error(
                 enqueue(session, "tests.record")
     finally:
         await other.dispose()
-    run, _ = runner
+    run, recorder = runner
     with pytest.raises(LookupError):
         await run.send([_pending("tests.nobody")])
+    async with unit_of_work(engine) as session:
+        with pytest.raises(LookupError, match="unknown job"):
+            enqueue(session, "tests.nobody")
+        with pytest.raises(TypeError):
+            enqueue(session, "tests.record", when=object())
+    await run.drain(5)
+    assert recorder.calls == []
 
 
 async def test_concurrent_claims_of_a_period_have_exactly_one_winner(database_url: str) -> None:
@@ -371,3 +379,81 @@ async def test_a_periodic_job_with_two_worker_processes_runs_once_per_period(tmp
     assert len(periods) == len(set(periods)), runs  # once per period, although two schedulers fire every period
     assert all(p % 2 == 0 for p in periods)
     assert output.count("worker ready") == 2, output
+
+
+async def test_readiness_shows_queue_depth_failures_and_periodic_runs(client: httpx.AsyncClient, app: Any) -> None:
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    body = ready.json()
+    jobs = body["jobs"]
+    on_redis = app.state.redis is not None
+    assert jobs["backend"] == ("redis" if on_redis else "in-process")
+    # The test app runs no worker on Redis (LAOCAI_WORKER_IN_PROCESS unset): readiness says so.
+    assert body["checks"]["jobs"] == ("no worker" if on_redis else "ok")
+    assert set(jobs) == {"backend", "queued", "active", "failed", "workers", "periodic"}
+    assert all(isinstance(jobs[k], int) for k in ("queued", "active", "failed", "workers"))
+    sweep = jobs["periodic"]["kernel.sweep_response_cache"]
+    assert sweep == {"scope": "process", "last_run_at": None, "last_status": None, "failures": 0}
+
+
+async def test_the_response_cache_sweep_drops_expired_entries_of_the_in_process_store(engine: AsyncEngine) -> None:
+    from litestar.stores.memory import MemoryStore
+
+    from src.kernel.caching import RESPONSE_CACHE_STORE, SWEEP_RESPONSE_CACHE, FailOpenStore, build_stores
+
+    stores = build_stores(None)
+    store = stores.get(RESPONSE_CACHE_STORE)
+    assert isinstance(store, FailOpenStore)
+    inner = store.inner
+    assert isinstance(inner, MemoryStore)
+    await store.set("old", b"x", expires_in=1)
+    await store.set("new", b"y", expires_in=60)
+    await asyncio.sleep(1.1)
+    ctx = JobContext(engine=engine, name=SWEEP_RESPONSE_CACHE.name, attempt=1, resources={"stores": stores})
+    await SWEEP_RESPONSE_CACHE.handler(ctx)
+    assert set(inner._store) == {"new"}  # swept without reading the key again
+    assert SWEEP_RESPONSE_CACHE.scope == "process"
+
+
+async def test_a_process_periodic_job_runs_in_every_process_each_period(database_url: str) -> None:
+    runs: list[tuple[int, float]] = []
+
+    def handler_for(system: int) -> Any:
+        async def sweep(ctx: JobContext) -> None:
+            runs.append((system, time.time()))
+
+        return sweep
+
+    engines = [create_engine(database_url) for _ in range(2)]
+    systems = []
+    for index, e in enumerate(engines):
+        registry = JobRegistry()
+        registry.add_periodic(PeriodicJob("tests.local", handler_for(index), cron="* * * * * *", scope="process"))
+        systems.append(JobSystem(registry, e))
+    try:
+        for system in systems:
+            await system.start()
+        await asyncio.sleep(2.6)
+        report = await systems[1].report()
+    finally:
+        for system in systems:
+            await system.stop()
+        for e in engines:
+            await e.dispose()
+    per_system = [sum(1 for s, _ in runs if s == index) for index in range(2)]
+    assert all(count >= 2 for count in per_system), runs
+    assert report["periodic"]["tests.local"]["last_status"] == "ok"
+
+
+def test_a_bad_cron_or_a_job_declared_twice_is_refused() -> None:
+    async def handler(ctx: JobContext) -> None: ...
+
+    with pytest.raises(ValueError, match="invalid cron"):
+        PeriodicJob("tests.bad", handler, cron="every minute")
+    registry = JobRegistry()
+    registry.add(Job("tests.one", handler))
+    with pytest.raises(ValueError, match="declared twice"):
+        registry.add(Job("tests.one", handler, RetryPolicy(retries=9)))
+    with pytest.raises(ValueError, match="invalid retry policy"):
+        RetryPolicy(retries=0)
+    assert all(0 <= RetryPolicy(backoff_seconds=2, max_backoff_seconds=5).delay(n) <= 5 for n in range(1, 10))
