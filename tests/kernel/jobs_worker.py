@@ -44,6 +44,15 @@ async def slow_effect(ctx: JobContext, *, token: str) -> None:
         )
 
 
+async def quick_effect(ctx: JobContext, *, token: str) -> None:
+    """The effect of ``slow_effect`` at once: one ``job_effect`` row per token, stamped with the running process."""
+    async with unit_of_work(ctx.engine) as session:
+        await (await session.connection()).execute(
+            text("INSERT INTO job_effect (key, pid) VALUES (:k, :p) ON CONFLICT (key) DO NOTHING"),
+            {"k": token, "p": os.getpid()},
+        )
+
+
 async def tick(ctx: JobContext) -> None:
     """A global periodic job: one ``periodic_run`` row per run, with the period it ran for."""
     async with unit_of_work(ctx.engine) as session:
@@ -53,14 +62,16 @@ async def tick(ctx: JobContext) -> None:
         )
 
 
+QUICK_EFFECT = Job("tests.quick_effect", quick_effect)
 SLOW_EFFECT = Job("tests.slow_effect", slow_effect, RetryPolicy(retries=3, backoff_seconds=0, timeout_seconds=4))
-TICK = PeriodicJob("tests.tick", tick, cron="* * * * * */2")
 
 
 def register(registry: JobRegistry) -> None:
+    """Adds ``SLOW_EFFECT``, and ``tests.tick`` every ``$TEST_JOBS_TICK`` seconds when that variable is set."""
     registry.add(SLOW_EFFECT)
-    if os.environ.get("TEST_JOBS_TICK"):
-        registry.add_periodic(TICK)
+    registry.add(QUICK_EFFECT)
+    if step := os.environ.get("TEST_JOBS_TICK"):
+        registry.add_periodic(PeriodicJob("tests.tick", tick, cron=f"* * * * * */{int(step)}"))
 
 
 _assembled = src.app.job_registry
