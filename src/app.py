@@ -20,6 +20,7 @@ from src.kernel.deps import provide_locale, provide_session
 from src.kernel.errors import EXCEPTION_HANDLERS
 from src.kernel.health import HealthController
 from src.kernel.jobs import JobRegistry, JobSystem
+from src.kernel.jobs import bind as bind_jobs
 from src.kernel.middleware import InputGuardMiddleware, LocaleMiddleware
 
 API_VERSION = "0.1.0"
@@ -74,8 +75,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     async def start_jobs(_app: Litestar) -> None:
         await jobs.start()
+        if read_engine is not engine:  # a job enqueued in a read request goes to the same backend
+            bind_jobs(read_engine, jobs.backend)
 
     async def dispose(_app: Litestar) -> None:
+        bind_jobs(read_engine, None)
         await jobs.stop()
         await engine.dispose()
         if read_engine is not engine:

@@ -66,6 +66,7 @@ from weakref import WeakKeyDictionary
 from croniter import croniter
 from sqlalchemy import BigInteger, event, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import Column, Field, SQLModel, select
@@ -224,7 +225,7 @@ async def claim_period(engine: AsyncEngine, name: str, period: int) -> bool:
         exists = await connection.scalar(select(PeriodicJobState.name).where(PeriodicJobState.name == name))
         if exists is not None:
             return False
-    with contextlib.suppress(Exception):  # another process inserted it first: it holds the claim
+    with contextlib.suppress(IntegrityError):  # another process inserted it first: it holds the claim
         async with unit_of_work(engine) as session:
             session.add(
                 PeriodicJobState(name=name, last_period=period, last_started_at=utcnow(), last_status="running")
@@ -281,7 +282,10 @@ def bind(engine: AsyncEngine, backend: Backend | None) -> None:
 def enqueue(session: AsyncSession, job: Job | str, *, dedup_key: str | None = None, **kwargs: Any) -> None:
     """Queue ``job`` with ``kwargs`` (JSON values) to be sent once ``session``'s unit of work commits.
 
-    Nothing is sent if the unit of work rolls back, or if the savepoint open at this call is rolled back.
+    Nothing is sent if the unit of work rolls back, or if the savepoint open at this call is rolled back
+    (services never commit: the unit of work's one commit is what sends). Should the backend refuse the job after
+    the commit (Redis down), the error is logged and the job is lost; the periodic sweep paired with every one-shot
+    job (ARCHITECTURE.md rule 4) converges instead.
     ``dedup_key``: on Redis, a job whose key is already queued or running is not queued again (e.g.
     ``f"reindex:{place_id}"``); the in-process runner ignores it.
 
@@ -298,7 +302,7 @@ def enqueue(session: AsyncSession, job: Job | str, *, dedup_key: str | None = No
     if backend is None:
         raise RuntimeError(f"job {name!r} enqueued on an engine with no job backend bound (jobs.bind)")
     backend.registry.get(name)
-    json.dumps(kwargs)
+    arguments = json.loads(json.dumps(kwargs))  # what a handler receives is JSON on every backend (tuples -> lists)
     pending: list[PendingJob] | None = session.info.get(_PENDING)
     if pending is None:
         pending = session.info[_PENDING] = []
@@ -311,7 +315,7 @@ def enqueue(session: AsyncSession, job: Job | str, *, dedup_key: str | None = No
 
         session.info.setdefault(AFTER_COMMIT, []).append(send)
     transaction = sync_session.get_nested_transaction() or sync_session.get_transaction()
-    pending.append(PendingJob(name, dict(kwargs), dedup_key, transaction))
+    pending.append(PendingJob(name, arguments, dedup_key, transaction))
 
 
 def _discard_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:

@@ -546,3 +546,36 @@ async def test_two_serve_processes_on_one_sqlite_file_run_a_periodic_job_once_pe
     assert {pid for _, pid in runs} <= {server.pid for server in servers}
     assert health["jobs"]["backend"] == "in-process"
     assert health["jobs"]["periodic"]["tests.tick"]["last_status"] in {"ok", "running"}
+
+
+async def test_a_job_enqueued_in_a_request_that_fails_never_runs(
+    engine: AsyncEngine, runner: tuple[InProcessRunner, Recorder]
+) -> None:
+    # The request's own unit of work (`provide_session`), through real ASGI requests to a test-only route.
+    from litestar import Litestar, post
+    from litestar.datastructures import State
+    from litestar.di import NamedDependency, Provide
+    from litestar.exceptions import ValidationException
+    from litestar.params import FromPath
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from src.kernel.deps import provide_session
+
+    @post("/orders/{n:int}", status_code=201)
+    async def place_order(session: NamedDependency[AsyncSession], n: FromPath[int]) -> dict[str, int]:
+        enqueue(session, "tests.record", n=n)
+        if n < 0:
+            raise ValidationException("refused after the enqueue")
+        return {"n": n}
+
+    app = Litestar(
+        route_handlers=[place_order],
+        dependencies={"session": Provide(provide_session)},
+        state=State({"engine": engine, "read_engine": engine}),
+    )
+    run, recorder = runner
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        assert (await http.post("/orders/-1")).status_code == 400
+        assert (await http.post("/orders/7")).status_code == 201
+    await run.drain(5)
+    assert recorder.calls == [{"attempt": 1, "n": 7}]
