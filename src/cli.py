@@ -92,7 +92,10 @@ def main() -> None:
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default LAOCAI_PORT or 8000).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Apply migrations, import the shipped catalogue into an empty database, and serve the API."""
+    """Apply migrations, import the shipped catalogue into an empty database, and serve the API.
+
+    Each server process also runs background jobs without Redis (or with LAOCAI_WORKER_IN_PROCESS=true).
+    """
     settings = Settings()
     settings.ensure_data_dir()
     console.print(f"database: {_safe_url(settings.effective_database_url)}")
