@@ -1,6 +1,5 @@
 """``create_app()``: assembles settings, engines, stores, controllers, dependencies and error handling. No logic."""
 
-import asyncio
 from typing import Any, cast
 
 from litestar import Litestar
@@ -10,14 +9,17 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.types import Message, Scope
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.guide.controllers import CommuneController, DestinationController, MapController
-from src.kernel.caching import HttpCacheMiddleware, build_stores, response_cache_config, sweep_expired
+from src.kernel.caching import SWEEP_RESPONSE_CACHE, HttpCacheMiddleware, build_stores, response_cache_config
 from src.kernel.config import Settings
 from src.kernel.db import create_engine
 from src.kernel.deps import provide_locale, provide_session
 from src.kernel.errors import EXCEPTION_HANDLERS
 from src.kernel.health import HealthController
+from src.kernel.jobs import JobRegistry, JobSystem
+from src.kernel.jobs import bind as bind_jobs
 from src.kernel.logs import logging_config
 from src.kernel.middleware import InputGuardMiddleware, LocaleMiddleware
 from src.kernel.rate_limits import RateLimiter
@@ -37,6 +39,30 @@ async def _content_language(message: Message, scope: Scope) -> None:
     headers.append((b"vary", b"Accept-Language"))
 
 
+def job_registry() -> JobRegistry:
+    """Every job of the application: the kernel's, then each domain's ``jobs.register(registry)`` (none yet)."""
+    registry = JobRegistry()
+    registry.add_periodic(SWEEP_RESPONSE_CACHE)
+    return registry
+
+
+def create_jobs(settings: Settings, engine: AsyncEngine, *, in_server: bool, resources: dict[str, Any]) -> JobSystem:
+    """The job system of a process: ``in_server`` for ``laocai serve`` (a worker only when
+    ``settings.runs_worker_in_process``; per-process periodic jobs), else for ``laocai worker``."""
+    return JobSystem(
+        job_registry(),
+        engine,
+        redis_url=settings.redis_url,
+        queue_name=settings.jobs_queue,
+        run_worker=settings.runs_worker_in_process if in_server else True,
+        process_periodic=in_server,
+        concurrency=settings.jobs_concurrency,
+        sweep_seconds=settings.jobs_sweep_seconds,
+        shutdown_seconds=settings.jobs_shutdown_seconds,
+        resources=resources,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the ASGI application. Engines and the Redis client are created here but connect on first use."""
     settings = settings or Settings()
@@ -48,13 +74,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     limiter = RateLimiter.from_settings(settings)
     proxies = TrustedProxies(settings.trusted_proxy_networks)
 
-    async def start_sweeper(app: Litestar) -> None:
-        app.state.sweeper = asyncio.create_task(sweep_expired(app.stores, every_seconds=30))
+    stores = build_stores(redis)
+    jobs = create_jobs(settings, engine, in_server=True, resources={"stores": stores})
 
-    async def dispose(app: Litestar) -> None:
-        sweeper = app.state.get("sweeper")
-        if sweeper is not None:
-            sweeper.cancel()
+    async def start_jobs(_app: Litestar) -> None:
+        await jobs.start()
+        if read_engine is not engine:  # a job enqueued in a read request goes to the same backend
+            bind_jobs(read_engine, jobs.backend)
+
+    async def dispose(_app: Litestar) -> None:
+        bind_jobs(read_engine, None)
+        await jobs.stop()
         await engine.dispose()
         if read_engine is not engine:
             await read_engine.dispose()
@@ -68,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "read_engine": read_engine,
         "redis": redis,
         "rate_limiter": limiter,
+        "jobs": jobs,
     }
     return Litestar(
         route_handlers=[HealthController, DestinationController, MapController, CommuneController],
@@ -83,9 +114,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_send=[SecurityHeaders(proxies, docs_path="/schema"), _content_language],
         cors_config=cors_config(settings.cors_origin_list),
         request_max_body_size=settings.max_body_bytes,
-        stores=build_stores(redis),
+        stores=stores,
         state=State(state),
-        on_startup=[start_sweeper],
+        on_startup=[start_jobs],
         on_shutdown=[dispose],
         openapi_config=OpenAPIConfig(
             title="Lào Cai Travel API",

@@ -1,4 +1,4 @@
-"""The ``laocai`` command: ``serve``, ``db upgrade``, ``import-catalogue``.
+"""The ``laocai`` command: ``serve``, ``worker``, ``db upgrade``, ``import-catalogue``.
 
 Settings come from ``LAOCAI_*`` environment variables (see ``src/kernel/config.py``); with none set, everything runs
 embedded under ``./var`` (SQLite) and ``serve`` listens on 127.0.0.1:8000.
@@ -6,6 +6,7 @@ embedded under ``./var`` (SQLite) and ``serve`` listens on 127.0.0.1:8000.
 
 import asyncio
 import logging
+import signal
 
 import click
 import uvicorn
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import make_url
 
+from src.app import create_jobs
 from src.guide.importer import ImportReport, apply_catalogue, destination_count, load_catalogue
 from src.kernel.caching import clear_response_cache
 from src.kernel.config import Settings
@@ -91,7 +93,10 @@ def main() -> None:
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default LAOCAI_PORT or 8000).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Apply migrations, import the shipped catalogue into an empty database, and serve the API."""
+    """Apply migrations, import the shipped catalogue into an empty database, and serve the API.
+
+    Each server process also runs background jobs without Redis (or with LAOCAI_WORKER_IN_PROCESS=true).
+    """
     settings = Settings()
     settings.ensure_data_dir()
     console.print(f"database: {_safe_url(settings.effective_database_url)}")
@@ -111,6 +116,41 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         log_config=uvicorn_log_config(),
         log_level="info",
     )
+
+
+@main.command()
+@click.option(
+    "--concurrency", default=None, type=click.IntRange(1, 256), help="Jobs at once (LAOCAI_JOBS_CONCURRENCY)."
+)
+def worker(concurrency: int | None) -> None:
+    """Run background jobs from the Redis queue (needs LAOCAI_REDIS_URL), and the global periodic jobs.
+
+    Stops on SIGTERM or SIGINT: running jobs get LAOCAI_JOBS_SHUTDOWN_SECONDS to finish, then are cancelled and
+    retried by another worker. Without Redis, jobs run inside ``laocai serve`` and this command refuses to start.
+    """
+    settings = Settings()
+    if not settings.redis_url:
+        raise click.UsageError("laocai worker needs LAOCAI_REDIS_URL; without Redis, jobs run inside laocai serve")
+    if concurrency is not None:
+        settings = settings.model_copy(update={"jobs_concurrency": concurrency})
+    console.print(f"worker: queue {settings.jobs_queue!r}, database {_safe_url(settings.effective_database_url)}")
+    asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    engine = create_engine(settings.effective_database_url)
+    jobs = create_jobs(settings, engine, in_server=False, resources={})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await jobs.start()
+        console.print(f"worker ready: {len(jobs.registry.jobs)} job(s), {len(jobs.registry.periodic)} periodic")
+        await stop.wait()
+    finally:
+        await jobs.stop()
+        await engine.dispose()
 
 
 def _safe_url(url: str) -> str:

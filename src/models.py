@@ -8,6 +8,7 @@ from src.guide.models import (
     DestinationSource,
     DestinationTranslation,
 )
+from src.kernel.jobs import PeriodicJobState
 
 __all__ = [
     "Commune",
@@ -16,4 +17,5 @@ __all__ = [
     "DestinationAlias",
     "DestinationSource",
     "DestinationTranslation",
+    "PeriodicJobState",
 ]

@@ -10,7 +10,6 @@
   compressible responses (``Vary: Accept-Language`` is added for every response in ``src/app.py``).
 """
 
-import asyncio
 import gzip
 import hashlib
 import logging
@@ -32,6 +31,7 @@ from litestar.types import ASGIApp, HTTPResponseStartEvent, HTTPScope, Message, 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from src.kernel.jobs import JobContext, PeriodicJob
 from src.kernel.request_input import parse_weights
 
 logger = logging.getLogger("laocai.caching")
@@ -209,16 +209,24 @@ def build_stores(redis: Redis | None) -> StoreRegistry:
     return StoreRegistry(default_factory=factory)
 
 
-async def sweep_expired(stores: StoreRegistry, every_seconds: float) -> None:
-    """Forever: drop expired entries of in-process stores every ``every_seconds`` (``MemoryStore`` only frees an
-    entry when that key is read again; Redis expires keys itself). Run as a background task of the app."""
-    while True:
-        await asyncio.sleep(every_seconds)
-        for name in (RESPONSE_CACHE_STORE,):
-            store = stores.get(name)
-            inner = store.inner if isinstance(store, FailOpenStore) else store
-            if isinstance(inner, MemoryStore):
-                await inner.delete_expired()
+async def sweep_expired(stores: StoreRegistry) -> None:
+    """Drop expired entries of the in-process response cache (``MemoryStore`` only frees an entry when that key is
+    read again; Redis expires keys itself, so this does nothing there)."""
+    for name in (RESPONSE_CACHE_STORE,):
+        store = stores.get(name)
+        inner = store.inner if isinstance(store, FailOpenStore) else store
+        if isinstance(inner, MemoryStore):
+            await inner.delete_expired()
+
+
+async def _sweep_response_cache(ctx: JobContext) -> None:
+    await sweep_expired(ctx.resources["stores"])
+
+
+#: Every 30 s, in every server process: the in-memory store is per process, so its sweep is too (scope "process").
+SWEEP_RESPONSE_CACHE = PeriodicJob(
+    "kernel.sweep_response_cache", _sweep_response_cache, cron="* * * * * */30", scope="process"
+)
 
 
 async def clear_response_cache(redis_url: str) -> bool:

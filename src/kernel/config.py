@@ -38,6 +38,14 @@ class Settings(BaseSettings):
             ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed; empty: the socket peer is the client.
         cors_origins: comma-separated origins (``https://app.example.org``) allowed by CORS; empty: no CORS headers.
         max_body_bytes: largest request body accepted, in bytes; larger bodies get 413.
+        worker_in_process: ``laocai serve`` also runs a job worker in each server process. Unset: yes without
+            Redis (the in-process runner is then the only place jobs run), no with Redis (run ``laocai worker``).
+        jobs_concurrency: job attempts one worker (in-process runner or SAQ worker) runs at once.
+        jobs_queue: name of the SAQ queue on Redis (keys ``saq:<name>:*``).
+        jobs_sweep_seconds: how often a SAQ worker looks for jobs abandoned by a dead worker; such a job is
+            re-queued once past its timeout.
+        jobs_shutdown_seconds: on shutdown, running jobs get this long to finish before they are cancelled (a
+            cancelled attempt on SAQ is retried by another worker).
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -88,6 +96,11 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
+    worker_in_process: bool | None = None
+    jobs_concurrency: int = Field(default=4, ge=1, le=256)
+    jobs_queue: str = Field(default="laocai", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    jobs_sweep_seconds: int = Field(default=60, ge=1)
+    jobs_shutdown_seconds: float = Field(default=10.0, ge=0)
 
     @cached_property
     def effective_database_url(self) -> str:
@@ -95,6 +108,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'laocai.sqlite3').resolve()}"
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        """Whether ``laocai serve`` runs jobs itself (always without Redis; see ``worker_in_process``)."""
+        if not self.redis_url:
+            return True
+        return bool(self.worker_in_process)
 
     @property
     def is_sqlite(self) -> bool:

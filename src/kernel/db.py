@@ -6,7 +6,8 @@ One mechanism works on both engines (see STACK-NOTES.md): on SQLite the connecti
 Table and constraint names follow one naming convention so Alembic migrations are deterministic.
 """
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,8 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+logger = logging.getLogger("laocai.db")
+
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata = SQLModel.metadata
 
@@ -95,14 +98,35 @@ async def unit_of_work(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     """One unit of work: yields a session, commits when the block ends, rolls back on any error.
 
     A failed commit propagates as an exception, so a request whose write did not persist never answers 2xx.
+    After a successful commit the callbacks registered on ``session.info["after_commit"]`` (async callables of no
+    argument, e.g. ``src.kernel.jobs.enqueue``'s sender) are awaited in order; after a rollback they are dropped.
+    A session that registered none pays one dictionary lookup.
     """
     async with AsyncSession(engine, expire_on_commit=False) as session:
         try:
             yield session
             await session.commit()
         except BaseException:
+            session.info.pop(AFTER_COMMIT, None)
             await session.rollback()
             raise
+        callbacks = session.info.pop(AFTER_COMMIT, None)
+        if callbacks:
+            await _run_after_commit(callbacks)
+
+
+#: Key of ``session.info`` holding the async callables to await once the unit of work has committed.
+AFTER_COMMIT = "after_commit"
+
+
+async def _run_after_commit(callbacks: list[Callable[[], Awaitable[None]]]) -> None:
+    """Await each callback; the transaction is already committed, so a failure is logged, never raised (the
+    caller's work persisted and must not answer as failed)."""
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:
+            logger.exception("after-commit callback %r failed", callback)
 
 
 #: Key of the PostgreSQL advisory lock held while migrating or importing (any constant unique to this service).

@@ -1,5 +1,6 @@
 """Liveness and readiness probes (API.md: readiness checks the database, and Redis when configured)."""
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -14,12 +15,39 @@ class Liveness(msgspec.Struct):
     status: str
 
 
+class PeriodicJobHealth(msgspec.Struct):
+    """One periodic job: ``scope`` (``global``: once per period across processes; ``process``: in each server
+    process), when its last run ended (UTC, ``null`` before the first), ``last_status`` (``running``, ``ok``,
+    ``failed`` or ``null``) and ``failures`` (failed runs so far)."""
+
+    scope: str
+    last_run_at: datetime | None
+    last_status: str | None
+    failures: int
+
+
+class JobsHealth(msgspec.Struct):
+    """Background jobs, counts and times only: ``backend`` (``in-process`` or ``redis``); ``queued`` jobs waiting
+    (retries waiting for their delay included on the in-process runner); ``active`` running; ``failed`` jobs that
+    exhausted their retries (since this process started on the in-process runner; summed over live workers on
+    Redis); ``workers`` live workers; ``periodic`` per job name."""
+
+    backend: str
+    queued: int
+    active: int
+    failed: int
+    workers: int
+    periodic: dict[str, PeriodicJobHealth]
+
+
 class Readiness(msgspec.Struct):
-    """``checks`` maps each dependency to ``ok`` or ``not configured``; ``destinations`` counts the catalogue."""
+    """``checks`` maps each dependency to ``ok`` or ``not configured`` (``jobs``: ``ok``, or ``no worker`` when no
+    live worker serves the Redis queue); ``destinations`` counts the catalogue; ``jobs`` details the job queue."""
 
     status: str
     checks: dict[str, str]
     destinations: int
+    jobs: JobsHealth
 
 
 class HealthController(Controller):
@@ -34,7 +62,8 @@ class HealthController(Controller):
 
     @get("/ready", responses=problem_responses(503, rate_limited=False), security=[])
     async def ready(self, state: State) -> Readiness:
-        """The database answers and holds the catalogue; Redis answers when configured. 503 otherwise."""
+        """The database answers and holds the catalogue; Redis answers when configured; job queue depth, failures and
+        the last run of each periodic job (counts and times only). 503 when a dependency does not answer."""
         checks: dict[str, str] = {}
         try:
             async with state.read_engine.connect() as connection:
@@ -53,4 +82,18 @@ class HealthController(Controller):
             except Exception as exc:
                 raise NotReady(f"redis: {type(exc).__name__}") from exc
             checks["redis"] = "ok"
-        return Readiness(status="ready", checks=checks, destinations=int(count))
+        try:
+            report = await state.jobs.report()
+        except Exception as exc:
+            raise NotReady(f"jobs: {type(exc).__name__}") from exc
+        checks["jobs"] = "ok" if report["workers"] else "no worker"
+        periodic = {name: PeriodicJobHealth(**values) for name, values in report.pop("periodic").items()}
+        jobs = JobsHealth(
+            backend=report["backend"],
+            queued=report["queued"],
+            active=report["active"],
+            failed=report["failed"],
+            workers=report["workers"],
+            periodic=periodic,
+        )
+        return Readiness(status="ready", checks=checks, destinations=int(count), jobs=jobs)
