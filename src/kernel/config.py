@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
+
     worker_in_process: bool | None = None
     jobs_concurrency: int = Field(default=4, ge=1, le=256)
     jobs_queue: str = Field(default="laocai", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
