@@ -13,6 +13,11 @@ from litestar.types import Message, Scope
 from redis.asyncio import Redis
 
 from src.guide.controllers import CommuneController, DestinationController, MapController
+from src.kernel.auth.backend import build_jwt_auth, document_public_routes
+from src.kernel.auth.controllers import AdminUserController, AuthController
+from src.kernel.auth.credentials import default_passwords
+from src.kernel.auth.signing_key import resolve_signing_key
+from src.kernel.auth.tokens import TokenCodec
 from src.kernel.caching import HttpCacheMiddleware, build_stores, response_cache_config, sweep_expired
 from src.kernel.config import Settings
 from src.kernel.db import create_engine
@@ -36,9 +41,14 @@ async def _content_language(message: Message, scope: Scope) -> None:
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the ASGI application. Engines and the Redis client are created here but connect on first use."""
+    """Build the ASGI application. Engines and the Redis client are created here but connect on first use.
+
+    Raises ``WeakSigningKey`` when ``LAOCAI_ENV=production`` lacks a fit ``LAOCAI_JWT_SECRET``.
+    """
     settings = settings or Settings()
     settings.ensure_data_dir()
+    signing_key = resolve_signing_key(settings)
+    jwt_auth = build_jwt_auth(signing_key, settings.access_token_seconds)
     url = settings.effective_database_url
     engine = create_engine(url)
     read_engine = create_engine(url, read_only=True) if settings.is_sqlite else engine
@@ -62,9 +72,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "engine": engine,
         "read_engine": read_engine,
         "redis": redis,
+        "token_codec": TokenCodec(
+            signing_key, access_seconds=settings.access_token_seconds, refresh_seconds=settings.refresh_token_seconds
+        ),
+        "passwords": default_passwords(),
     }
-    return Litestar(
-        route_handlers=[HealthController, DestinationController, MapController, CommuneController],
+    app = Litestar(
+        route_handlers=[
+            HealthController,
+            DestinationController,
+            MapController,
+            CommuneController,
+            AuthController,
+            AdminUserController,
+        ],
         dependencies={"session": Provide(provide_session), "locale": Provide(provide_locale)},
         middleware=[InputGuardMiddleware(), LocaleMiddleware(), HttpCacheMiddleware(max_age=settings.cache_max_age)],
         response_cache_config=response_cache_config(settings.response_cache_seconds),
@@ -74,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State(state),
         on_startup=[start_sweeper],
         on_shutdown=[dispose],
+        on_app_init=[jwt_auth.on_app_init],
         openapi_config=OpenAPIConfig(
             title="Lào Cai Travel API",
             version=API_VERSION,
@@ -84,3 +106,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=LoggingConfig(log_exceptions="debug", disable_stack_trace={404, 422, 400}),
         debug=settings.debug,
     )
+    document_public_routes(app)
+    return app

@@ -8,6 +8,7 @@ from src.guide.models import (
     DestinationSource,
     DestinationTranslation,
 )
+from src.kernel.auth.models import RefreshToken, User, UserRole
 
 __all__ = [
     "Commune",
@@ -16,4 +17,7 @@ __all__ = [
     "DestinationAlias",
     "DestinationSource",
     "DestinationTranslation",
+    "RefreshToken",
+    "User",
+    "UserRole",
 ]

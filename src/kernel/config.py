@@ -7,8 +7,9 @@ PostgreSQL (``postgresql+asyncpg://...``) and ``LAOCAI_REDIS_URL`` to Redis for 
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: ``data/``, ``locales/`` and ``alembic.ini`` live here.
@@ -28,6 +29,12 @@ class Settings(BaseSettings):
         cache_max_age: seconds clients and proxies may reuse a catalogue response (``Cache-Control``).
         response_cache_seconds: seconds the server keeps a rendered catalogue response in the shared
             ``response_cache`` store (Redis when configured); 0 turns server-side caching off.
+        env: ``development`` (the default) or ``production``; production refuses to start without a strong
+            ``jwt_secret`` (see ``src/kernel/auth/secrets.py``).
+        jwt_secret: the HMAC key (HS256) that signs access and refresh tokens, at least 32 bytes; empty in
+            development means one generated once per data dir (``<data_dir>/jwt-secret``).
+        access_token_seconds: lifetime of an access token (default 15 minutes).
+        refresh_token_seconds: lifetime of a refresh token (default 30 days); each use rotates it.
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -41,6 +48,10 @@ class Settings(BaseSettings):
     debug: bool = False
     cache_max_age: int = Field(default=300, ge=0)
     response_cache_seconds: int = Field(default=60, ge=0)
+    env: Literal["development", "production"] = "development"
+    jwt_secret: SecretStr = SecretStr("")
+    access_token_seconds: int = Field(default=15 * 60, ge=10, le=24 * 3600)
+    refresh_token_seconds: int = Field(default=30 * 24 * 3600, ge=60, le=366 * 24 * 3600)
 
     @cached_property
     def effective_database_url(self) -> str:
