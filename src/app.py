@@ -86,7 +86,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuthController,
             AdminUserController,
         ],
-        dependencies={"session": Provide(provide_session), "locale": Provide(provide_locale)},
+        # Not named "locale": Litestar takes an invalid body field named like a dependency for a failed dependency
+        # and answers 500 (register and the editors' translations have a "locale" field).
+        dependencies={"session": Provide(provide_session), "response_locale": Provide(provide_locale)},
         middleware=[InputGuardMiddleware(), LocaleMiddleware(), HttpCacheMiddleware(max_age=settings.cache_max_age)],
         response_cache_config=response_cache_config(settings.response_cache_seconds),
         exception_handlers=EXCEPTION_HANDLERS,

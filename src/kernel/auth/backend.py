@@ -131,9 +131,14 @@ class PublicOperation(Operation):
 
 
 def document_public_routes(app: Litestar) -> None:
-    """Publish every public route with an empty security list (call once, before the schema is first served)."""
+    """Publish every public route with an empty security list, and make the OpenAPI document's own routes
+    (``/schema...``, created by Litestar) public. Call once, before the schema is first served."""
+    schema_path = (app.openapi_config.path or "/schema").rstrip("/") if app.openapi_config else None
     for route in app.routes:
-        if isinstance(route, HTTPRoute):
-            for handler in route.route_handlers:
-                if route_access(handler) == PUBLIC:
-                    handler.operation_class = PublicOperation
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if schema_path and (route.path == schema_path or route.path.startswith(schema_path + "/")):
+                handler.security = []
+            if route_access(handler) == PUBLIC:
+                handler.operation_class = PublicOperation
