@@ -223,7 +223,7 @@ def create_user(
         )
     except DomainError as exc:
         raise click.ClickException(exc.detail) from exc
-    console.print(message)
+    click.echo(message)  # stdout, unwrapped: scripts read the new id from it
 
 
 if __name__ == "__main__":
