@@ -13,7 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from src.kernel.auth.deps import provide_auth_service, provide_identity
+from src.kernel.auth.deps import provide_auth_service, provide_identity, provide_read_session
 from src.kernel.auth.errors import RefreshTokenReused
 from src.kernel.auth.guards import requires_role
 from src.kernel.auth.identity import Identity
@@ -42,7 +42,11 @@ class AuthController(Controller):
     path = "/v1/auth"
     tags = ["auth"]
     cache_control = NO_STORE
-    dependencies = {"service": Provide(provide_auth_service), "identity": Provide(provide_identity)}
+    dependencies = {
+        "service": Provide(provide_auth_service),
+        "read_session": Provide(provide_read_session),
+        "identity": Provide(provide_identity),
+    }
 
     @post("/register", status_code=201, security=[], responses=problem_responses(400, 409, 422))
     async def register(
@@ -122,7 +126,11 @@ class AdminUserController(Controller):
     tags = ["admin"]
     cache_control = NO_STORE
     guards = [requires_role("admin")]
-    dependencies = {"service": Provide(provide_auth_service), "identity": Provide(provide_identity)}
+    dependencies = {
+        "service": Provide(provide_auth_service),
+        "read_session": Provide(provide_read_session),
+        "identity": Provide(provide_identity),
+    }
 
     @get("/", responses=problem_responses(401, 403))
     async def list_users(

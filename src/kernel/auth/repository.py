@@ -50,6 +50,10 @@ async def add_user(session: AsyncSession, user: User, roles: Sequence[str]) -> N
     await session.flush()
 
 
+async def set_password_hash(session: AsyncSession, user_id: UUID, password_hash: str, now: datetime) -> None:
+    await session.exec(update(User).where(col(User.id) == user_id).values(password_hash=password_hash, updated_at=now))
+
+
 async def replace_roles(session: AsyncSession, user_id: UUID, roles: Sequence[str]) -> None:
     await session.exec(delete(UserRole).where(col(UserRole.user_id) == user_id))
     for role in sorted(set(roles)):
