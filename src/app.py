@@ -12,6 +12,11 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.guide.controllers import CommuneController, DestinationController, MapController
+from src.kernel.auth.backend import build_jwt_auth, document_public_routes
+from src.kernel.auth.controllers import AdminUserController, AuthController
+from src.kernel.auth.credentials import default_passwords
+from src.kernel.auth.signing_key import resolve_signing_key
+from src.kernel.auth.tokens import TokenCodec
 from src.kernel.caching import SWEEP_RESPONSE_CACHE, HttpCacheMiddleware, build_stores, response_cache_config
 from src.kernel.config import Settings
 from src.kernel.db import create_engine
@@ -64,9 +69,14 @@ def create_jobs(settings: Settings, engine: AsyncEngine, *, in_server: bool, res
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the ASGI application. Engines and the Redis client are created here but connect on first use."""
+    """Build the ASGI application. Engines and the Redis client are created here but connect on first use.
+
+    Raises ``WeakSigningKey`` when ``LAOCAI_ENV=production`` lacks a fit ``LAOCAI_JWT_SECRET``.
+    """
     settings = settings or Settings()
     settings.ensure_data_dir()
+    signing_key = resolve_signing_key(settings)
+    jwt_auth = build_jwt_auth(signing_key, settings.access_token_seconds)
     url = settings.effective_database_url
     engine = create_engine(url)
     read_engine = create_engine(url, read_only=True) if settings.is_sqlite else engine
@@ -99,10 +109,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "redis": redis,
         "rate_limiter": limiter,
         "jobs": jobs,
+        "token_codec": TokenCodec(
+            signing_key, access_seconds=settings.access_token_seconds, refresh_seconds=settings.refresh_token_seconds
+        ),
+        "passwords": default_passwords(),
     }
-    return Litestar(
-        route_handlers=[HealthController, DestinationController, MapController, CommuneController],
-        dependencies={"session": Provide(provide_session), "locale": Provide(provide_locale)},
+    app = Litestar(
+        route_handlers=[
+            HealthController,
+            DestinationController,
+            MapController,
+            CommuneController,
+            AuthController,
+            AdminUserController,
+        ],
+        # Not named "locale": Litestar takes an invalid body field named like a dependency for a failed dependency
+        # and answers 500 (register and the editors' translations have a "locale" field).
+        dependencies={"session": Provide(provide_session), "response_locale": Provide(provide_locale)},
         middleware=[
             SecurityMiddleware(limiter, proxies),
             InputGuardMiddleware(),
@@ -118,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State(state),
         on_startup=[start_jobs],
         on_shutdown=[dispose],
+        on_app_init=[jwt_auth.on_app_init],
         openapi_config=OpenAPIConfig(
             title="Lào Cai Travel API",
             version=API_VERSION,
@@ -128,3 +152,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=logging_config(log_exceptions="debug", disable_stack_trace={404, 422, 400}),
         debug=settings.debug,
     )
+    document_public_routes(app)
+    return app

@@ -1,4 +1,4 @@
-"""The ``laocai`` command: ``serve``, ``worker``, ``db upgrade``, ``import-catalogue``.
+"""The ``laocai`` command: ``serve``, ``worker``, ``db upgrade``, ``import-catalogue``, ``create-user``.
 
 Settings come from ``LAOCAI_*`` environment variables (see ``src/kernel/config.py``); with none set, everything runs
 embedded under ``./var`` (SQLite) and ``serve`` listens on 127.0.0.1:8000.
@@ -7,6 +7,7 @@ embedded under ``./var`` (SQLite) and ``serve`` listens on 127.0.0.1:8000.
 import asyncio
 import logging
 import signal
+import sys
 
 import click
 import uvicorn
@@ -16,9 +17,16 @@ from sqlalchemy import make_url
 
 from src.app import create_jobs
 from src.guide.importer import ImportReport, apply_catalogue, destination_count, load_catalogue
+from src.kernel.auth.credentials import default_passwords
+from src.kernel.auth.models import ROLE_VALUES
+from src.kernel.auth.service import AuthService
+from src.kernel.auth.signing_key import WeakSigningKey, resolve_signing_key
+from src.kernel.auth.tokens import TokenCodec
 from src.kernel.caching import clear_response_cache
 from src.kernel.config import Settings
 from src.kernel.db import create_engine, maintenance_lock, unit_of_work
+from src.kernel.errors import DomainError
+from src.kernel.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from src.kernel.logs import uvicorn_log_config
 from src.migrations import upgrade
 
@@ -99,6 +107,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """
     settings = Settings()
     settings.ensure_data_dir()
+    _check_signing_key(settings)
     console.print(f"database: {_safe_url(settings.effective_database_url)}")
     report = asyncio.run(_prepare(settings, only_if_empty=True))
     if report is not None:
@@ -153,6 +162,14 @@ async def _work(settings: Settings) -> None:
         await engine.dispose()
 
 
+def _check_signing_key(settings: Settings) -> None:
+    """Refuse to go on (exit status 1, the reason on stderr) without a JWT signing key fit for ``LAOCAI_ENV``."""
+    try:
+        resolve_signing_key(settings)
+    except WeakSigningKey as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def _safe_url(url: str) -> str:
     """The database URL with its password masked, for logs."""
     return make_url(url).render_as_string(hide_password=True)
@@ -186,6 +203,72 @@ def import_catalogue() -> None:
     report = asyncio.run(_prepare(settings, only_if_empty=False))
     if report is not None:
         _print_report(report)
+
+
+async def _create_user(
+    settings: Settings, *, email: str, password: str, display_name: str, locale: str, roles: list[str]
+) -> str:
+    url = settings.effective_database_url
+    async with maintenance_lock(url):
+        await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    try:
+        async with unit_of_work(engine) as session:
+            # The codec is unused here (no token is issued); the service needs one.
+            codec = TokenCodec("", access_seconds=settings.access_token_seconds, refresh_seconds=60)
+            user = await AuthService(session, codec, default_passwords()).create_user(
+                email=email, password=password, display_name=display_name, locale=locale, roles=roles
+            )
+    finally:
+        await engine.dispose()
+    return f"created user {user.id} <{user.email}> with roles {', '.join(user.roles)}"
+
+
+@main.command("create-user")
+@click.option("--email", required=True, help="The account's email address.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(ROLE_VALUES),
+    help="A role to grant; repeat for several.",
+)
+@click.option("--display-name", default=None, help="Name shown in the apps (default: the email's local part).")
+@click.option("--locale", default=DEFAULT_LOCALE, show_default=True, type=click.Choice(SUPPORTED_LOCALES))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (required).")
+def create_user(
+    email: str, roles: tuple[str, ...], display_name: str | None, locale: str, password_stdin: bool
+) -> None:
+    """Create an account with the given roles, for admins, editors, owners and scripts.
+
+    The password is read from standard input, never from the command line (which other users can read in the
+    process list), e.g. `printf %s "$PASSWORD" | laocai create-user --email a@b.vn --role admin --password-stdin`.
+    An email that already has an account (in any spelling) is an error and changes nothing.
+    """
+    if not password_stdin:
+        raise click.UsageError("the password is read from standard input only: pass --password-stdin")
+    if sys.stdin.isatty():
+        raise click.UsageError("--password-stdin: standard input is a terminal; pipe the password in")
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.UsageError("--password-stdin: standard input held no password")
+    settings = Settings()
+    settings.ensure_data_dir()
+    try:
+        message = asyncio.run(
+            _create_user(
+                settings,
+                email=email,
+                password=password,
+                display_name=display_name or email.partition("@")[0] or email,
+                locale=locale,
+                roles=list(roles),
+            )
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(message)  # stdout, unwrapped: scripts read the new id from it
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from src.guide.models import (
     DestinationSource,
     DestinationTranslation,
 )
+from src.kernel.auth.models import RefreshToken, User, UserRole
 from src.kernel.jobs import PeriodicJobState
 
 __all__ = [
@@ -18,4 +19,7 @@ __all__ = [
     "DestinationSource",
     "DestinationTranslation",
     "PeriodicJobState",
+    "RefreshToken",
+    "User",
+    "UserRole",
 ]

@@ -8,6 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from src.app import create_app
+from src.kernel.config import Settings
 from tests.conftest import (
     TEST_DATABASE_URL,
     cli_env,
@@ -68,3 +70,58 @@ async def test_two_processes_preparing_one_empty_postgres_database_take_turns(tm
     assert [p.returncode for p in processes] == [0, 0], outputs
     assert sum("inserted destination=" in out for out in outputs) == 1, outputs
     assert sum("catalogue import: no changes" in out for out in outputs) == 1, outputs
+
+
+def test_create_user_makes_an_admin_who_can_log_in(tmp_path: Path) -> None:
+    env = cli_env(data_dir=str(tmp_path / "var"))
+    command = [
+        sys.executable,
+        "-m",
+        "src.cli",
+        "create-user",
+        "--email",
+        "Root@Example.VN",
+        "--role",
+        "admin",
+        "--role",
+        "editor",
+        "--password-stdin",
+    ]
+    created = subprocess.run(
+        command, env=env, input="a long admin password\n", capture_output=True, text=True, timeout=120, check=False
+    )
+    assert created.returncode == 0, created.stderr
+    assert "roles admin, editor" in created.stdout
+    assert "a long admin password" not in created.stderr + created.stdout
+    again = subprocess.run(
+        command, env=env, input="another password!\n", capture_output=True, text=True, timeout=120, check=False
+    )
+    assert again.returncode != 0
+    assert "exists already" in again.stderr
+    empty = subprocess.run(command, env=env, input="", capture_output=True, text=True, timeout=60, check=False)
+    assert empty.returncode != 0
+    assert "no password" in empty.stderr
+    no_flag = subprocess.run(
+        command[:-1], env=env, input="x" * 12, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert no_flag.returncode != 0
+    assert "--password-stdin" in no_flag.stderr
+
+    async def log_in() -> None:
+        app = create_app(Settings(data_dir=tmp_path / "var"))
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                tokens = await client.post(
+                    "/v1/auth/login", json={"email": "root@example.vn", "password": "a long admin password"}
+                )
+                assert tokens.status_code == 200, tokens.text
+                headers = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+                users = await client.get("/v1/admin/users", headers=headers)
+                assert users.status_code == 200
+                assert [item["roles"] for item in users.json()["items"]] == [["admin", "editor"]]
+        finally:
+            for hook in app.on_shutdown:
+                await hook(app)  # type: ignore[call-arg,misc]
+
+    asyncio.run(log_in())

@@ -166,6 +166,15 @@ def test_api_environment_points_at_the_compose_services() -> None:
     assert env["LAOCAI_MEILI_KEY"] == environment("meilisearch")["MEILI_MASTER_KEY"]
 
 
+def test_api_runs_in_production_with_a_required_jwt_secret() -> None:
+    # Production refuses placeholder keys (src/kernel/auth/signing_key.py), so compose must not ship a default:
+    # ``${VAR:?message}`` makes ``docker compose up`` stop when the operator did not set one.
+    env = environment("api")
+    assert env["LAOCAI_ENV"] == "production"
+    secret = env["LAOCAI_JWT_SECRET"]
+    assert re.fullmatch(r"\$\{LAOCAI_JWT_SECRET:\?[^}]+\}", secret), secret
+
+
 @pytest.mark.parametrize("name", SERVICES)
 def test_images_are_pinned_to_a_version(name: str) -> None:
     spec = service(name)

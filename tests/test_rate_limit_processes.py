@@ -103,11 +103,16 @@ async def clear_counters() -> None:
         await redis.aclose()
 
 
-#: (method, path, body, settings) of each limit proven across processes; the auth case joins after the merge:
-#: ("POST", "/v1/auth/login", {"email": "nobody@example.org", "password": "wrong-password"},
-#:  {"rate_limit_auth": "20/minute", "rate_limit_public": "off"})
+#: (method, path, body, settings) of each limit proven across processes: the general one on a public read, and the
+#: strict one on login (every attempt there is a wrong password, answered 401 while under the limit).
 CASES = [
     ("GET", "/v1/communes?limit=1", None, {"rate_limit_public": "20/minute"}),
+    (
+        "POST",
+        "/v1/auth/login",
+        {"email": "nobody@example.org", "password": "wrong-password-123"},
+        {"rate_limit_auth": "20/minute", "rate_limit_public": "off"},
+    ),
 ]
 
 

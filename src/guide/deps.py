@@ -7,7 +7,7 @@ from src.guide.service import CatalogueService
 
 
 async def provide_catalogue_service(
-    session: NamedDependency[AsyncSession], locale: NamedDependency[str]
+    session: NamedDependency[AsyncSession], response_locale: NamedDependency[str]
 ) -> CatalogueService:
     """A ``CatalogueService`` bound to the request's session and negotiated locale."""
-    return CatalogueService(session, locale)
+    return CatalogueService(session, response_locale)

@@ -63,7 +63,9 @@ def accepts_gzip(accept_encoding: str) -> bool:
 
 
 class HttpCacheMiddleware(ASGIMiddleware):
-    """Buffers each 200 response to a GET under ``/v1/``, tags it, answers 304 on a match, gzips when accepted."""
+    """Buffers each 200 response to a GET under ``/v1/``, tags it, answers 304 on a match, gzips when accepted.
+
+    A response that already carries ``Cache-Control`` (set by its route) is left untouched."""
 
     scopes = (ScopeType.HTTP,)
 
@@ -85,7 +87,9 @@ class HttpCacheMiddleware(ASGIMiddleware):
         async def buffered_send(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
-                start = message if message["status"] == 200 else None
+                # A route that chose its own caching (an account's page is ``no-store``) is passed through as is.
+                own_policy = any(k.lower() == b"cache-control" for k, _ in message.get("headers", []))
+                start = message if message["status"] == 200 and not own_policy else None
                 if start is None:
                     await send(message)
                 return

@@ -8,9 +8,10 @@ PostgreSQL (``postgresql+asyncpg://...``) and ``LAOCAI_REDIS_URL`` to Redis for 
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Literal
 
 from limits import RateLimitItem, parse
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The repository root: ``data/``, ``locales/`` and ``alembic.ini`` live here.
@@ -46,6 +47,12 @@ class Settings(BaseSettings):
             re-queued once past its timeout.
         jobs_shutdown_seconds: on shutdown, running jobs get this long to finish before they are cancelled (a
             cancelled attempt on SAQ is retried by another worker).
+        env: ``development`` (the default) or ``production``; production refuses to start without a strong
+            ``jwt_secret`` (see ``src/kernel/auth/secrets.py``).
+        jwt_secret: the HMAC key (HS256) that signs access and refresh tokens, at least 32 bytes; empty in
+            development means one generated once per data dir (``<data_dir>/jwt-secret``).
+        access_token_seconds: lifetime of an access token (default 15 minutes).
+        refresh_token_seconds: lifetime of a refresh token (default 30 days); each use rotates it.
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -102,6 +109,10 @@ class Settings(BaseSettings):
     jobs_queue: str = Field(default="laocai", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     jobs_sweep_seconds: int = Field(default=60, ge=1)
     jobs_shutdown_seconds: float = Field(default=10.0, ge=0)
+    env: Literal["development", "production"] = "development"
+    jwt_secret: SecretStr = SecretStr("")
+    access_token_seconds: int = Field(default=15 * 60, ge=10, le=24 * 3600)
+    refresh_token_seconds: int = Field(default=30 * 24 * 3600, ge=60, le=366 * 24 * 3600)
 
     @cached_property
     def effective_database_url(self) -> str:

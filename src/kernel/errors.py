@@ -35,6 +35,8 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = N_("Bad request")
+    #: Response headers every occurrence carries (e.g. ``WWW-Authenticate`` on a 401, RFC 9110 §11.6.1).
+    headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -136,7 +138,13 @@ def problem_response(
 
 def _domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     return problem_response(
-        request, status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, extra=exc.extra
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        extra=exc.extra,
+        headers=dict(exc.headers),
     )
 
 

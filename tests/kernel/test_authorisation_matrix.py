@@ -1,0 +1,124 @@
+"""The authorisation matrix: every protected endpoint × every kind of caller, each cell the exact status.
+
+Callers: anonymous, a tourist, owner A, owner B, an editor, a board analyst, an admin (each a real account logged
+in over HTTP). The test enumerates the app's routes, so a protected route missing from ``MATRIX`` fails it, as does
+a route that is public without being listed in ``PUBLIC_ROUTES``. Later issues add their rows here.
+
+Path placeholders: ``{session_id}`` is owner A's login session, ``{user_id}`` the tourist's account, ``{slug}``
+and ``{code}`` real catalogue keys. Ownership rule: someone else's resource is a 404 (admins included: a session is
+its owner's alone).
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.routes import HTTPRoute
+
+from src.kernel.auth import backend
+from tests.kernel.auth_support import bearer, login, make_user
+
+CALLERS = ("anonymous", "tourist", "owner_a", "owner_b", "editor", "board", "admin")
+ROLES = {
+    "tourist": "tourist",
+    "owner_a": "owner",
+    "owner_b": "owner",
+    "editor": "editor",
+    "board": "board",
+    "admin": "admin",
+}
+
+# fmt: off
+#: (method, path): expected status for    anonymous tourist owner_a owner_b editor board admin
+MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
+    ("GET",    "/v1/auth/me"):                      (401, 200, 200, 200, 200, 200, 200),
+    ("PATCH",  "/v1/auth/me/profile"):              (401, 200, 200, 200, 200, 200, 200),
+    ("GET",    "/v1/auth/sessions"):                (401, 200, 200, 200, 200, 200, 200),
+    ("DELETE", "/v1/auth/sessions/{session_id}"):   (401, 404, 204, 404, 404, 404, 404),
+    ("GET",    "/v1/admin/users"):                  (401, 403, 403, 403, 403, 403, 200),
+    ("PUT",    "/v1/admin/users/{user_id}/roles"):  (401, 403, 403, 403, 403, 403, 200),
+}
+# fmt: on
+
+#: Routes anyone may call without a token (``security=[]``), listed so that making a route public is deliberate.
+PUBLIC_ROUTES: set[tuple[str, str]] = {
+    ("GET", "/health/live"),
+    ("GET", "/health/ready"),
+    ("GET", "/v1/destinations"),
+    ("GET", "/v1/destinations/{slug}"),
+    ("GET", "/v1/map/features"),
+    ("GET", "/v1/communes"),
+    ("GET", "/v1/communes/{code}"),
+    ("POST", "/v1/auth/register"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/refresh"),
+    ("POST", "/v1/auth/logout"),
+}
+
+#: Request bodies of the matrix's writes (valid ones, so that the status says who may, not what was sent).
+BODIES: dict[tuple[str, str], Any] = {
+    ("PATCH", "/v1/auth/me/profile"): {"locale": "en"},
+    ("PUT", "/v1/admin/users/{user_id}/roles"): {"roles": ["tourist"]},
+}
+
+
+def app_routes(app: Litestar) -> dict[tuple[str, str], str]:
+    """``(method, path template) -> public|optional|required`` for every documented-or-not HTTP route but the
+    automatic OPTIONS ones and the OpenAPI document's own."""
+    found: dict[tuple[str, str], str] = {}
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or route.path.startswith("/schema"):
+            continue
+        for handler in route.route_handlers:
+            for method in handler.http_methods:
+                if method == "OPTIONS":
+                    continue
+                found[(method, route.path_format)] = backend.route_access(handler)
+    return found
+
+
+def test_every_protected_route_is_in_the_matrix(app: Litestar) -> None:
+    routes = app_routes(app)
+    protected = {key for key, access in routes.items() if access != backend.PUBLIC}
+    public = {key for key, access in routes.items() if access == backend.PUBLIC}
+    assert sorted(protected - set(MATRIX)) == [], "protected routes missing from MATRIX"
+    assert sorted(set(MATRIX) - protected) == [], "MATRIX rows for routes that do not exist or are public"
+    assert sorted(public ^ PUBLIC_ROUTES) == [], "public routes differ from PUBLIC_ROUTES"
+    assert all(len(row) == len(CALLERS) for row in MATRIX.values())
+
+
+@dataclass
+class World:
+    headers: dict[str, dict[str, str]]
+    values: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+async def world(app: Litestar, client: httpx.AsyncClient) -> World:
+    headers: dict[str, dict[str, str]] = {"anonymous": {}}
+    ids: dict[str, str] = {}
+    for caller, role in ROLES.items():
+        user_id, email = await make_user(app, role)
+        ids[caller] = str(user_id)
+        headers[caller] = bearer((await login(client, email))["access_token"])
+    sessions = (await client.get("/v1/auth/sessions", headers=headers["owner_a"])).json()
+    return World(
+        headers=headers,
+        values={"session_id": sessions[0]["id"], "user_id": ids["tourist"], "slug": "fansipan", "code": "03006"},
+    )
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(MATRIX))
+async def test_matrix(client: httpx.AsyncClient, world: World, method: str, path: str) -> None:
+    url = path.format(**world.values)
+    body = BODIES.get((method, path))
+    got = {}
+    for caller in CALLERS:
+        response = await client.request(method, url, headers=world.headers[caller], json=body)
+        got[caller] = response.status_code
+        if response.status_code >= 400:
+            assert response.headers["content-type"].startswith("application/problem+json"), (caller, response.text)
+    expected = dict(zip(CALLERS, MATRIX[(method, path)], strict=True))
+    assert got == expected
