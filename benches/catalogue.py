@@ -425,7 +425,7 @@ def measure_block(
             for route, (url, _pid) in targets.items()
             for port in (bare_port if route == "bare" else app_port,)
         }
-        for route, (url, pid) in targets.items():
+        for url, pid in targets.values():
             wrk(url, args, args.warmup, pid)
         for round_no in range(args.repeats):
             console.print(f"  {engine}, cache {cache}: round {round_no + 1}/{args.repeats}")
@@ -471,9 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                 "commit": git_commit(),
                 "cpu_count": os.cpu_count(),
                 "load": f"wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s x{args.repeats}",
-                "figures": [
-                    {**asdict(f), "median_rps": f.rps, "median_us_per_request": f.us} for f in all_figures
-                ],
+                "figures": [{**asdict(f), "median_rps": f.rps, "median_us_per_request": f.us} for f in all_figures],
             }
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(payload, indent=2, default=str) + "\n")
