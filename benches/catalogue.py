@@ -1,62 +1,69 @@
-"""Throughput and latency of the catalogue read endpoints, against a real uvicorn server on 127.0.0.1.
+"""Throughput and server CPU of the catalogue reads against two framework floors, driven by ``wrk``.
 
-Run ``uv run python benches/catalogue.py`` (options: ``--seconds`` per route, default 10; ``--concurrency``, default
-16; ``--warmup`` requests per route, default 200; ``--url http://127.0.0.1:PORT`` to measure a server that is already
-running; ``--json PATH`` to keep the figures). Without ``--url`` the script imports the shipped catalogue with
-``laocai import-catalogue`` into ``LAOCAI_DATA_DIR`` (a fresh temporary folder under /tmp unless that variable is set;
-``LAOCAI_DATABASE_URL`` is honoured too), starts ``benches.catalogue_app:create_bench_app`` under uvicorn with one
-worker on a free loopback port, waits for ``/health/ready``, checks the responses, warms up, then drives each route
-for a fixed time with a fixed number of concurrent keep-alive HTTP/1.1 connections (httpx), and always stops the
-server at the end. Three routes are measured: the destination detail ``/v1/destinations/cat-cat``, the radius query
-around Sa Pa town, and the "framework floor" ``/_bench/floor``, a bare route on the same process and middleware stack
-that returns, from memory, the very bytes of the detail response. The ratio ``rps / floor`` of an endpoint is the
-share of the framework's best case it reaches: 1.0 would mean its database, dependency and serialisation work cost
-nothing, 0.25 that this work costs three times the rest of the request path (HTTP, routing, middleware). On a
-small machine the load generator shares the cores with the server, so the script also reports the server process's
-CPU time per request and the same ratio computed from it, which does not depend on how fast the client is.
+Run ``uv run python benches/catalogue.py`` (options below; ``--help``). The load generator is ``wrk`` (a compiled
+HTTP/1.1 generator, Debian package ``wrk``: ``apt-get install wrk``), ``wrk -t1 -c16`` by default, so the client is
+not what saturates first. For each database engine (SQLite in a temporary folder; PostgreSQL when
+``--postgres-url`` or ``LAOCAI_BENCH_POSTGRES_URL`` is given, e.g.
+``postgresql+asyncpg://postgres@127.0.0.1:5432/laocai_bench``) the script imports the shipped catalogue with
+``laocai import-catalogue``, then, for the response cache on (``LAOCAI_RESPONSE_CACHE_SECONDS=60``) and off (``0``),
+starts one server process, ``uvicorn benches.catalogue_app:create_bench_app --factory`` with one worker (the app
+``laocai serve`` runs plus one floor route), and measures, in ``--repeats`` interleaved rounds:
+
+- ``bare``: the bare floor, a Litestar app without middleware or dependencies in its own uvicorn process
+  (``benches/bare_app.py``) that answers with the detail's very bytes from memory;
+- ``mw-floor``: the same bytes from a route of our app, through our whole middleware stack (input guard, locale
+  negotiation, ETag/gzip, ``before_send``), so our middleware's own cost shows;
+- ``detail``: ``GET /v1/destinations/cat-cat``;
+- ``radius``: ``GET /v1/destinations?lat=22.3364&lon=103.8438&radius_km=15&limit=100`` (100 items).
+
+Per route it prints the median rps, the server's CPU µs per request (user + system time of the server process
+read from ``/proc/<pid>/stat`` before and after each run, divided by the requests served) and both ratios to the
+bare floor (rps ratio: the target measure; CPU ratio beside it, since on a shared machine rps is noisy). Targets
+(issue 5, section 6): cache off, detail ≥ 0.15 and radius ≥ 0.10 of the bare floor; cache on, detail ≥ 0.60.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
-import math
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from benches.bare_app import BARE_PATH
 from benches.catalogue_app import DETAIL_PATH, FLOOR_PATH
-from src.kernel.config import PROJECT_ROOT, Settings
+from src.kernel.config import PROJECT_ROOT
 
-RADIUS_PATH = "/v1/destinations?lat=22.3364&lon=103.8438&radius_km=3&limit=100"
+RADIUS_PATH = "/v1/destinations?lat=22.3364&lon=103.8438&radius_km=15&limit=100"
+RADIUS_ITEMS = 100
 READY_PATH = "/health/ready"
 LOOPBACK = "127.0.0.1"
-REQUEST_TIMEOUT_S = 10.0
 READY_TIMEOUT_S = 60.0
 IMPORT_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 10.0
+#: (cache mode, route) -> least rps ratio to the bare floor (issue 5, section 6).
+TARGETS = {("off", "detail"): 0.15, ("off", "radius"): 0.10, ("on", "detail"): 0.60}
+ROUTES = ("bare", "mw-floor", "detail", "radius")
 
-console = Console(width=max(Console().width, 112))
+console = Console(width=max(Console().width, 120))
 
 
 class BenchError(Exception):
@@ -66,42 +73,50 @@ class BenchError(Exception):
 def check(condition: bool, message: str) -> None:
     """``assert`` that survives ``python -O``."""
     if not condition:
-        raise AssertionError(message)
+        raise BenchError(message)
 
 
 @dataclass
-class Route:
-    name: str
-    path: str
-    body_bytes: int = 0
-    wire_bytes: int = 0
-    encoding: str = "identity"
+class Run:
+    """One ``wrk`` run against one route."""
 
-
-@dataclass
-class Result:
-    route: str
-    path: str
     requests: int
     errors: int
-    elapsed_s: float
+    seconds: float
     rps: float
     p50_ms: float
-    p90_ms: float
     p99_ms: float
-    max_ms: float
-    client_cpu_s: float
-    server_cpu_s: float | None = None
-    error_samples: list[str] = field(default_factory=list)
+    server_cpu_s: float
 
     @property
-    def server_us_per_request(self) -> float | None:
-        if self.server_cpu_s is None or not self.requests:
-            return None
-        return self.server_cpu_s / self.requests * 1e6
+    def us_per_request(self) -> float:
+        return self.server_cpu_s / self.requests * 1e6 if self.requests else float("nan")
 
 
-# --------------------------------------------------------------------------------------------------- server handling
+@dataclass
+class Figures:
+    """Median figures of one route in one (engine, cache) configuration."""
+
+    engine: str
+    cache: str
+    route: str
+    path: str
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def rps(self) -> float:
+        return statistics.median(run.rps for run in self.runs)
+
+    @property
+    def us(self) -> float:
+        return statistics.median(run.us_per_request for run in self.runs)
+
+    @property
+    def errors(self) -> int:
+        return sum(run.errors for run in self.runs)
+
+
+# --------------------------------------------------------------------------------------------------- processes
 
 
 def free_loopback_port() -> int:
@@ -115,9 +130,6 @@ def laocai_command() -> list[str]:
     script = Path(sys.executable).with_name("laocai")
     if script.exists():
         return [str(script)]
-    found = shutil.which("laocai")
-    if found:
-        return [found]
     return [sys.executable, "-c", "import sys; from src.cli import main; sys.exit(main())"]
 
 
@@ -141,12 +153,13 @@ def import_catalogue(env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def start_server(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+def start_uvicorn(factory: str, env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """``uvicorn FACTORY --factory`` with one worker on loopback (own session: Ctrl-C reaches only this script)."""
     command = [
         sys.executable,
         "-m",
         "uvicorn",
-        "benches.catalogue_app:create_bench_app",
+        factory,
         "--factory",
         "--host",
         LOOPBACK,
@@ -154,21 +167,18 @@ def start_server(env: dict[str, str], port: int, log_path: Path) -> subprocess.P
         str(port),
         "--workers",
         "1",
-        "--lifespan",
-        "on",
         "--no-access-log",
         "--log-level",
         "warning",
     ]
     with log_path.open("wb") as log:
-        # Own session: a Ctrl-C in the terminal reaches only this script, which then stops the server itself.
         return subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
 
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server we started (by its pid), then SIGKILL it if it has not exited in time."""
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM a process we started (by its pid), then SIGKILL it if it has not exited in time."""
     if process.poll() is not None:
         return
     process.terminate()
@@ -179,23 +189,23 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_TIMEOUT_S)
 
 
-def wait_ready(base_url: str, process: subprocess.Popen[bytes] | None, log_path: Path | None) -> dict[str, Any]:
+def wait_ready(base_url: str, path: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     last = "no answer"
     with httpx.Client(base_url=base_url, trust_env=False, timeout=2.0) as client:
         while time.monotonic() < deadline:
-            if process is not None and process.poll() is not None:
-                log = log_path.read_text(errors="replace")[-3000:] if log_path else ""
+            if process.poll() is not None:
+                log = log_path.read_text(errors="replace")[-3000:]
                 raise BenchError(f"the server exited with {process.returncode} before it was ready:\n{log}")
             try:
-                response = client.get(READY_PATH)
+                response = client.get(path)
                 if response.status_code == 200:
-                    return dict(response.json())
+                    return
                 last = f"{response.status_code} {response.text[:200]}"
             except httpx.TransportError as exc:
                 last = type(exc).__name__
             time.sleep(0.1)
-    raise BenchError(f"{base_url}{READY_PATH} not ready after {READY_TIMEOUT_S:.0f} s (last: {last})")
+    raise BenchError(f"{base_url}{path} not ready after {READY_TIMEOUT_S:.0f} s (last: {last})")
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -205,125 +215,70 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-# ------------------------------------------------------------------------------------------------------ load generator
+# ---------------------------------------------------------------------------------------------------------- wrk
+
+_REQUESTS = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m)")
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+_SOCKET_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_PERCENTILE = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", re.MULTILINE)
+_UNIT_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
-def percentile(ordered: list[float], pct: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not ordered:
-        return math.nan
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-async def drive(
-    client: httpx.AsyncClient,
-    path: str,
-    concurrency: int,
-    *,
-    seconds: float | None = None,
-    count: int,
-) -> tuple[list[float], int, float, list[str]]:
-    """``concurrency`` workers send GET ``path`` back to back until ``seconds`` pass or ``count`` are sent.
-
-    Returns the latencies (s) of the 200 answers, the number of failures, the wall time and a few error samples.
-    """
-    latencies: list[float] = []
-    errors = 0
-    samples: list[str] = []
-    budget = count
-    started = time.perf_counter()
-    deadline = started + seconds if seconds is not None else math.inf
-
-    async def worker() -> None:
-        nonlocal errors, budget
-        while budget > 0 and time.perf_counter() < deadline:
-            budget -= 1
-            sent = time.perf_counter()
-            try:
-                response = await client.get(path)
-                failure = None if response.status_code == 200 else f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                failure = type(exc).__name__
-            if failure is None:
-                latencies.append(time.perf_counter() - sent)
-            else:
-                errors += 1
-                if len(samples) < 5:
-                    samples.append(failure)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, errors, time.perf_counter() - started, samples
-
-
-async def measure(
-    client: httpx.AsyncClient, route: Route, args: argparse.Namespace, cpu: Callable[[], float] | None
-) -> Result:
-    server_before = cpu() if cpu else None
-    client_before = time.process_time()
-    async with asyncio.timeout(args.seconds + 3 * REQUEST_TIMEOUT_S):
-        latencies, errors, elapsed, samples = await drive(
-            client, route.path, args.concurrency, seconds=args.seconds, count=args.max_requests
-        )
-    client_cpu = time.process_time() - client_before
-    server_cpu = cpu() - server_before if cpu and server_before is not None else None
-    ordered = sorted(latencies)
-    return Result(
-        route=route.name,
-        path=route.path,
-        requests=len(ordered),
+def wrk(url: str, args: argparse.Namespace, seconds: float, pid: int) -> Run:
+    """One ``wrk -t1 -cN -dS --latency`` run; the server's CPU time is read around it."""
+    command = [args.wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--latency", url]
+    if args.accept_encoding:
+        command[1:1] = ["-H", f"Accept-Encoding: {args.accept_encoding}"]
+    before = process_cpu_seconds(pid)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)
+    cpu = process_cpu_seconds(pid) - before
+    if done.returncode != 0:
+        raise BenchError(f"wrk failed ({done.returncode}): {done.stderr[-2000:]}")
+    out = done.stdout
+    match = _REQUESTS.search(out)
+    if match is None:
+        raise BenchError(f"cannot read wrk's output:\n{out}")
+    requests, elapsed = int(match.group(1)), float(match.group(2)) * _UNIT_S[match.group(3)]
+    errors = int(m.group(1)) if (m := _NON_2XX.search(out)) else 0
+    if m := _SOCKET_ERRORS.search(out):
+        errors += sum(int(g) for g in m.groups())
+    latency = {p: float(v) * _UNIT_S[u] * 1e3 for p, v, u in _PERCENTILE.findall(out)}
+    return Run(
+        requests=requests,
         errors=errors,
-        elapsed_s=elapsed,
-        rps=len(ordered) / elapsed if elapsed else 0.0,
-        p50_ms=percentile(ordered, 50) * 1e3,
-        p90_ms=percentile(ordered, 90) * 1e3,
-        p99_ms=percentile(ordered, 99) * 1e3,
-        max_ms=(ordered[-1] if ordered else math.nan) * 1e3,
-        client_cpu_s=client_cpu,
-        server_cpu_s=server_cpu,
-        error_samples=samples,
+        seconds=elapsed,
+        rps=requests / elapsed if elapsed else 0.0,
+        p50_ms=latency.get("50", float("nan")),
+        p99_ms=latency.get("99", float("nan")),
+        server_cpu_s=cpu,
     )
 
 
-# ------------------------------------------------------------------------------------------------------- verification
+# ------------------------------------------------------------------------------------------------------ checks
 
 
-async def verify(client: httpx.AsyncClient, routes: dict[str, Route], floor_required: bool) -> bool:
-    """Check the answers before measuring; returns whether the floor route is there to measure."""
-    detail = await client.get(DETAIL_PATH)
-    check(detail.status_code == 200, f"GET {DETAIL_PATH} answered {detail.status_code}")
-    check(detail.json().get("slug") == "cat-cat", f"GET {DETAIL_PATH} is not cat-cat")
-
-    radius = await client.get(RADIUS_PATH)
-    check(radius.status_code == 200, f"GET {RADIUS_PATH} answered {radius.status_code}")
-    items = radius.json()["items"]
-    slugs = [item["slug"] for item in items]
-    check("cat-cat" in slugs, f"GET {RADIUS_PATH} does not list cat-cat: {slugs}")
-    distances = [item["distance_m"] for item in items]
-    check(distances == sorted(distances), f"GET {RADIUS_PATH} is not sorted by distance")
-
-    floor = await client.get(FLOOR_PATH)
-    if floor.status_code == 404 and not floor_required:
-        floor_ok = False
-    else:
+def verify(base_url: str, accept_encoding: str) -> tuple[bytes, str]:
+    """Check the answers before measuring; returns the detail's identity bytes and media type."""
+    headers = {"accept-encoding": accept_encoding or "identity"}
+    with httpx.Client(base_url=base_url, trust_env=False, timeout=10.0, headers=headers) as client:
+        detail = client.get(DETAIL_PATH)
+        check(detail.status_code == 200, f"GET {DETAIL_PATH} answered {detail.status_code}")
+        check(detail.json().get("slug") == "cat-cat", f"GET {DETAIL_PATH} is not cat-cat")
+        radius = client.get(RADIUS_PATH)
+        check(radius.status_code == 200, f"GET {RADIUS_PATH} answered {radius.status_code}")
+        items = radius.json()["items"]
+        check(len(items) == RADIUS_ITEMS, f"GET {RADIUS_PATH} gave {len(items)} items, not {RADIUS_ITEMS}")
+        distances = [item["distance_m"] for item in items]
+        check(distances == sorted(distances), f"GET {RADIUS_PATH} is not sorted by distance")
+        floor = client.get(FLOOR_PATH)
         check(floor.status_code == 200, f"GET {FLOOR_PATH} answered {floor.status_code}")
         check(floor.content == detail.content, "the floor bytes differ from the detail bytes")
-        check(
-            floor.headers.get("content-type") == detail.headers.get("content-type"),
-            f"floor content type {floor.headers.get('content-type')!r} != detail "
-            f"{detail.headers.get('content-type')!r}",
-        )
-        floor_ok = True
-
-    for name, response in (("detail", detail), ("radius", radius), ("floor", floor)):
-        route = routes[name]
-        route.body_bytes = len(response.content)
-        route.wire_bytes = response.num_bytes_downloaded
-        route.encoding = response.headers.get("content-encoding", "identity")
-    return floor_ok
+        check(floor.headers.get("etag") == detail.headers.get("etag"), "the floor's ETag differs from the detail's")
+        identity = client.get(DETAIL_PATH, headers={"accept-encoding": "identity"})
+    return identity.content, identity.headers["content-type"]
 
 
-# ------------------------------------------------------------------------------------------------------------ report
+# ------------------------------------------------------------------------------------------------------ report
 
 
 def cpu_model() -> str:
@@ -335,7 +290,7 @@ def cpu_model() -> str:
 
 
 def git_commit() -> str:
-    """``HEAD`` and whether tracked files differ from it (read-only: no optional locks, the index is not rewritten)."""
+    """``HEAD`` and whether tracked files differ from it (read-only: no optional locks)."""
 
     def git(*args: str) -> str | None:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -353,254 +308,183 @@ def git_commit() -> str:
     return f"{head} + uncommitted changes" if changes else head
 
 
-def database_kind(url: str) -> str:
-    """``sqlite`` or ``postgresql`` (never the URL itself: it may hold a password)."""
-    return url.split(":", 1)[0].split("+", 1)[0]
-
-
-def fmt_ms(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.2f}"
-
-
-def print_report(
-    results: list[Result], routes: dict[str, Route], floor: Result | None, args: argparse.Namespace
-) -> None:
-    table = Table(title="Catalogue endpoints vs framework floor (same process, same middleware)")
-    table.add_column("route")
-    table.add_column("requests", justify="right")
-    table.add_column("errors", justify="right")
-    table.add_column("rps", justify="right")
-    table.add_column("p50 ms", justify="right")
-    table.add_column("p90 ms", justify="right")
-    table.add_column("p99 ms", justify="right")
-    table.add_column("max ms", justify="right")
-    table.add_column("rps / floor", justify="right")
-    for result in results:
-        ratio = "—" if floor is None else f"{result.rps / floor.rps:.2f}" if floor.rps else "—"
+def print_report(all_figures: list[Figures]) -> None:
+    table = Table(title="Catalogue reads vs the bare floor (medians; ratio = route ÷ bare of the same block)")
+    for name in ("engine", "cache", "route", "rps", "p50 ms", "p99 ms", "server µs/req", "rps ratio", "CPU ratio"):
+        table.add_column(name, justify="left" if name in {"engine", "cache", "route"} else "right")
+    table.add_column("target", justify="right")
+    bare: dict[tuple[str, str], Figures] = {(f.engine, f.cache): f for f in all_figures if f.route == "bare"}
+    for fig in all_figures:
+        floor = bare[(fig.engine, fig.cache)]
+        rps_ratio = fig.rps / floor.rps if floor.rps else float("nan")
+        cpu_ratio = floor.us / fig.us if fig.us else float("nan")
+        target = TARGETS.get((fig.cache, fig.route))
+        verdict = ""
+        if target is not None:
+            verdict = f"≥ {target:.2f} " + ("[green]met" if rps_ratio >= target else "[red]not met")
         table.add_row(
-            result.route,
-            f"{result.requests:,}",
-            str(result.errors),
-            f"{result.rps:,.0f}",
-            fmt_ms(result.p50_ms),
-            fmt_ms(result.p90_ms),
-            fmt_ms(result.p99_ms),
-            fmt_ms(result.max_ms),
-            ratio,
+            fig.engine,
+            fig.cache,
+            fig.route,
+            f"{fig.rps:,.0f}",
+            f"{statistics.median(r.p50_ms for r in fig.runs):.2f}",
+            f"{statistics.median(r.p99_ms for r in fig.runs):.2f}",
+            f"{fig.us:,.0f}",
+            f"{rps_ratio:.3f}",
+            f"{cpu_ratio:.3f}",
+            verdict,
+            end_section=fig.route == ROUTES[-1],
         )
     console.print(table)
-
-    cpu = Table(title="Where the CPU went (server = the uvicorn process, client = this load generator)")
-    cpu.add_column("route")
-    cpu.add_column("body bytes", justify="right")
-    cpu.add_column("on the wire", justify="right")
-    cpu.add_column("server CPU", justify="right")
-    cpu.add_column("server µs/req", justify="right")
-    cpu.add_column("CPU ratio", justify="right")
-    cpu.add_column("client CPU", justify="right")
-    cpu.add_column("client µs/req", justify="right")
-    floor_us = floor.server_us_per_request if floor else None
-    for result in results:
-        route = routes[result.route]
-        us = result.server_us_per_request
-        cpu.add_row(
-            result.route,
-            f"{route.body_bytes:,}",
-            f"{route.wire_bytes:,} {route.encoding}",
-            "—" if result.server_cpu_s is None else f"{result.server_cpu_s / result.elapsed_s:.0%}",
-            "—" if us is None else f"{us:,.0f}",
-            "—" if us is None or floor_us is None else f"{floor_us / us:.2f}",
-            f"{result.client_cpu_s / result.elapsed_s:.0%}",
-            f"{result.client_cpu_s / max(result.requests, 1) * 1e6:,.0f}",
-        )
-    console.print(cpu)
-    for result in results:
-        console.print(f"  {result.route:<7} GET {result.path}")
-
-    for result in results:
-        if result.errors:
-            console.print(
-                f"[red]{result.route}: {result.errors} failed requests, e.g. {escape(str(result.error_samples))}"
-            )
-    cores = os.cpu_count() or 0
+    for route, path in zip(ROUTES, (BARE_PATH, FLOOR_PATH, DETAIL_PATH, RADIUS_PATH), strict=True):
+        console.print(f"  {route:<9} GET {path}")
+    for fig in all_figures:
+        if fig.errors:
+            console.print(f"[red]{fig.engine}/{fig.cache}/{fig.route}: {fig.errors} failed requests")
     console.print(
-        f"[dim]CPU % is of one core. This machine has {cores} logical CPU(s) and the load generator runs on it too: "
-        "client and server compete for the same cores, so the rps figures (and the rps ratio) are a lower bound of "
-        "what the server alone could do, and the ratio is squeezed toward 1 when the client is the bottleneck (server "
-        "CPU well under 100%). 'CPU ratio' (floor µs/req ÷ route µs/req) is the same ratio from the server's own CPU "
-        "time per request, which the client's speed does not distort. Latencies are measured in the client, from "
-        "send to full body."
+        "[dim]rps ratio = route rps ÷ bare rps (the target measure); CPU ratio = bare µs/req ÷ route µs/req, from the "
+        "server process's own CPU time, which the load generator's share of the cores does not distort. "
+        "'bare' is a separate uvicorn process; every other route is served by the one app process of its block."
     )
 
 
-# -------------------------------------------------------------------------------------------------------------- main
+# -------------------------------------------------------------------------------------------------------- main
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--seconds", type=float, default=10.0, help="measurement time per route (default 10)")
-    parser.add_argument("--concurrency", type=int, default=16, help="concurrent connections (default 16)")
-    parser.add_argument("--warmup", type=int, default=200, help="warm-up requests per route (default 200)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of one wrk run (default 5)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds per block; medians (default 3)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="wrk warm-up seconds per route (default 1)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk -t (default 1)")
+    parser.add_argument("--accept-encoding", default="", help="Accept-Encoding wrk sends (default: none, identity)")
     parser.add_argument(
-        "--max-requests", type=int, default=1_000_000, help="cap on requests per route (default 1,000,000)"
+        "--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql (default both)"
     )
-    parser.add_argument("--accept-encoding", default="gzip", help="Accept-Encoding sent (default gzip)")
-    parser.add_argument("--url", help="benchmark a running server at http://127.0.0.1:PORT instead of starting one")
+    parser.add_argument("--cache", default="off,on", help="comma-separated: off, on (default both)")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("LAOCAI_BENCH_POSTGRES_URL", ""),
+        help="postgresql+asyncpg://... of a database the benchmark may fill (default $LAOCAI_BENCH_POSTGRES_URL); "
+        "PostgreSQL is skipped without one",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if not 0.5 <= args.seconds <= 300:
         parser.error("--seconds must be between 0.5 and 300")
-    if not 1 <= args.concurrency <= 256:
-        parser.error("--concurrency must be between 1 and 256")
-    if not 0 <= args.warmup <= 100_000:
-        parser.error("--warmup must be between 0 and 100000")
-    if not 1 <= args.max_requests <= 10_000_000:
-        parser.error("--max-requests must be between 1 and 10000000")
-    if args.url is not None:
-        parts = urlsplit(args.url)
-        if parts.scheme != "http" or parts.hostname != LOOPBACK or parts.username or parts.password:
-            parser.error(f"--url must be http://{LOOPBACK}:PORT (loopback only); got {args.url!r}")
-        try:
-            port = parts.port
-        except ValueError:
-            port = None
-        if port is None or parts.path not in {"", "/"} or parts.query or parts.fragment:
-            parser.error(f"--url must be exactly http://{LOOPBACK}:PORT; got {args.url!r}")
-        args.url = f"http://{LOOPBACK}:{port}"
+    if not 1 <= args.repeats <= 50:
+        parser.error("--repeats must be between 1 and 50")
+    if not 1 <= args.connections <= 1024 or not 1 <= args.threads <= args.connections:
+        parser.error("--connections must be 1..1024 and --threads 1..connections")
+    args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    args.cache = [c.strip() for c in args.cache.split(",") if c.strip()]
+    if not set(args.engines) <= {"sqlite", "postgresql"} or not set(args.cache) <= {"on", "off"}:
+        parser.error("--engines takes sqlite/postgresql, --cache takes on/off")
+    if "postgresql" in args.engines and not args.postgres_url:
+        console.print("[yellow]no --postgres-url (or LAOCAI_BENCH_POSTGRES_URL): PostgreSQL is skipped")
+        args.engines.remove("postgresql")
+    found = shutil.which("wrk")
+    if found is None:
+        parser.error("wrk is not installed: apt-get install wrk (Debian/Ubuntu), brew install wrk (macOS)")
+    args.wrk = found
     return args
 
 
-def event_loop_factory() -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
+def measure_block(
+    engine: str, cache: str, env: dict[str, str], workdir: Path, args: argparse.Namespace
+) -> list[Figures]:
+    """Start the app (and the bare floor), verify, warm up, then ``--repeats`` interleaved rounds of every route."""
+    env = {**env, "LAOCAI_RESPONSE_CACHE_SECONDS": "60" if cache == "on" else "0"}
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        import uvloop
-    except ImportError:
-        return None, "asyncio"
-    return uvloop.new_event_loop, f"uvloop {uvloop.__version__}"
-
-
-async def run_benchmark(
-    base_url: str, args: argparse.Namespace, cpu: Callable[[], float] | None, managed: bool
-) -> tuple[list[Result], dict[str, Route], Result | None]:
-    routes = {"detail": Route("detail", DETAIL_PATH), "radius": Route("radius", RADIUS_PATH)}
-    routes["floor"] = Route("floor", FLOOR_PATH)
-    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
-    async with httpx.AsyncClient(
-        base_url=base_url,
-        limits=limits,
-        timeout=httpx.Timeout(REQUEST_TIMEOUT_S),
-        headers={"accept-encoding": args.accept_encoding},
-        trust_env=False,
-        follow_redirects=False,
-    ) as client:
-        floor_ok = await verify(client, routes, floor_required=managed)
-        console.print(
-            "verified: detail is cat-cat; radius is 200, lists cat-cat, nearest first; "
-            + ("floor bytes == detail bytes" if floor_ok else "[yellow]no floor route on this server")
-        )
-        order = (["floor"] if floor_ok else []) + ["detail", "radius"]
-        if not floor_ok:
-            console.print(
-                f"[yellow]note: {base_url}{FLOOR_PATH} answers 404, so the floor is not measured; start the server "
-                "with `uvicorn benches.catalogue_app:create_bench_app --factory` to have it."
-            )
-        if args.warmup:
-            async with asyncio.timeout(60 + args.warmup * REQUEST_TIMEOUT_S / args.concurrency):
-                for name in order:
-                    _, errors, _, samples = await drive(client, routes[name].path, args.concurrency, count=args.warmup)
-                    if errors:
-                        raise BenchError(f"warm-up of {name}: {errors} failures, e.g. {samples}")
-            console.print(f"warmed up: {args.warmup} requests per route")
-        measured: dict[str, Result] = {}
-        for name in order:
-            console.print(f"measuring {name} ({routes[name].path}) for {args.seconds:g} s ...")
-            measured[name] = await measure(client, routes[name], args, cpu)
-    results = [measured[name] for name in ("detail", "radius", "floor") if name in measured]
-    return results, routes, measured.get("floor")
+        app_port = free_loopback_port()
+        app_log = workdir / f"app-{engine}-{cache}.log"
+        app = start_uvicorn("benches.catalogue_app:create_bench_app", env, app_port, app_log)
+        processes.append(app)
+        app_url = f"http://{LOOPBACK}:{app_port}"
+        wait_ready(app_url, READY_PATH, app, app_log)
+        body, media_type = verify(app_url, args.accept_encoding)
+        body_file = workdir / "detail-body"
+        body_file.write_bytes(body)
+        bare_port = free_loopback_port()
+        bare_env = {**env, "LAOCAI_BENCH_BODY_FILE": str(body_file), "LAOCAI_BENCH_MEDIA_TYPE": media_type}
+        bare_log = workdir / f"bare-{engine}-{cache}.log"
+        bare = start_uvicorn("benches.bare_app:create_bare_app", bare_env, bare_port, bare_log)
+        processes.append(bare)
+        bare_url = f"http://{LOOPBACK}:{bare_port}"
+        wait_ready(bare_url, BARE_PATH, bare, bare_log)
+        targets = {
+            "bare": (bare_url + BARE_PATH, bare.pid),
+            "mw-floor": (app_url + FLOOR_PATH, app.pid),
+            "detail": (app_url + DETAIL_PATH, app.pid),
+            "radius": (app_url + RADIUS_PATH, app.pid),
+        }
+        figures = {
+            route: Figures(engine, cache, route, url.split(str(port), 1)[-1])
+            for route, (url, _pid) in targets.items()
+            for port in (bare_port if route == "bare" else app_port,)
+        }
+        for url, pid in targets.values():
+            wrk(url, args, args.warmup, pid)
+        for round_no in range(args.repeats):
+            console.print(f"  {engine}, cache {cache}: round {round_no + 1}/{args.repeats}")
+            for route, (url, pid) in targets.items():
+                figures[route].runs.append(wrk(url, args, args.seconds, pid))
+        return [figures[route] for route in ROUTES]
+    finally:
+        for process in processes:
+            stop(process)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
-    loop_factory, loop_name = event_loop_factory()
-    managed = args.url is None
-    created_dir: Path | None = None
-    process: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
-    env = dict(os.environ)
+    workdir = Path(tempfile.mkdtemp(prefix="laocai-bench-", dir="/tmp"))
+    wrk_version = subprocess.run([args.wrk, "-v"], capture_output=True, text=True, check=False)
     try:
-        if managed:
-            if not env.get("LAOCAI_DATA_DIR"):
-                created_dir = Path(tempfile.mkdtemp(prefix="laocai-bench-", dir="/tmp"))
-                env["LAOCAI_DATA_DIR"] = str(created_dir)
-            settings = Settings(data_dir=Path(env["LAOCAI_DATA_DIR"]))
-            db = database_kind(settings.effective_database_url)
-            where = f" at {settings.data_dir.resolve()}" if settings.is_sqlite else ""
-            database = f"{db}{where}"
-        else:
-            database = "unknown (external server; not started by this script)"
-
         console.rule("catalogue benchmark")
-        console.print(f"python      {platform.python_implementation()} {platform.python_version()} ({sys.executable})")
+        console.print(f"python      {platform.python_implementation()} {platform.python_version()}")
         console.print(f"machine     {platform.platform()}; {os.cpu_count()} logical CPU(s), {cpu_model()}")
         console.print(
-            f"versions    litestar {version('litestar')}, uvicorn {version('uvicorn')}, httpx {version('httpx')}; "
-            f"commit {git_commit()}"
+            f"versions    litestar {version('litestar')}, uvicorn {version('uvicorn')}; "
+            f"{(wrk_version.stdout or wrk_version.stderr).splitlines()[0]}; commit {git_commit()}"
         )
-        console.print(f"database    {database}")
         console.print(
-            f"load        concurrency {args.concurrency} keep-alive HTTP/1.1 connections, {args.seconds:g} s per "
-            f"route, warm-up {args.warmup} per route, Accept-Encoding: {args.accept_encoding}, client loop {loop_name}"
+            f"load        wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s, {args.repeats} rounds, "
+            f"warm-up {args.warmup:g} s per route, Accept-Encoding: {args.accept_encoding or '(none)'}"
         )
-
-        cpu: Callable[[], float] | None = None
-        if managed:
+        all_figures: list[Figures] = []
+        for engine in args.engines:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("LAOCAI_")}
+            env["LAOCAI_DATA_DIR"] = str(workdir / engine)
+            env["LAOCAI_RATE_LIMIT_PUBLIC"] = "off"
+            if engine == "postgresql":
+                env["LAOCAI_DATABASE_URL"] = args.postgres_url
             seconds = import_catalogue(env)
-            console.print(f"imported    laocai import-catalogue in {seconds:.1f} s")
-            port = free_loopback_port()
-            log_path = Path(env["LAOCAI_DATA_DIR"]) / "bench-server.log"
-            process = start_server(env, port, log_path)
-            base_url = f"http://{LOOPBACK}:{port}"
-            pid = process.pid
-            cpu = partial(process_cpu_seconds, pid)
-            console.print(
-                f"server      uvicorn benches.catalogue_app:create_bench_app --factory, 1 worker, {base_url}, "
-                f"pid {pid}, --no-access-log, log level warning"
-            )
-        else:
-            base_url = args.url
-            console.print(f"server      {base_url} (already running)")
-        ready = wait_ready(base_url, process, log_path)
-        console.print(f"ready       {ready.get('destinations')} destinations, checks {ready.get('checks')}")
-
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            results, routes, floor = runner.run(run_benchmark(base_url, args, cpu, managed))
-        print_report(results, routes, floor, args)
+            console.print(f"{engine:<11} laocai import-catalogue in {seconds:.1f} s")
+            for cache in args.cache:
+                all_figures += measure_block(engine, cache, env, workdir, args)
+        print_report(all_figures)
         if args.json:
-            payload = {
-                "python": platform.python_version(),
-                "cpu_count": os.cpu_count(),
-                "database": database,
-                "concurrency": args.concurrency,
-                "seconds": args.seconds,
-                "accept_encoding": args.accept_encoding,
+            payload: dict[str, Any] = {
                 "commit": git_commit(),
-                "results": [asdict(result) for result in results],
+                "cpu_count": os.cpu_count(),
+                "load": f"wrk -t{args.threads} -c{args.connections} -d{args.seconds:g}s x{args.repeats}",
+                "figures": [{**asdict(f), "median_rps": f.rps, "median_us_per_request": f.us} for f in all_figures],
             }
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(payload, indent=2, default=str) + "\n")
             console.print(f"figures written to {args.json}")
         return 0
-    except (BenchError, AssertionError) as exc:
+    except BenchError as exc:
         console.print(f"[red]benchmark aborted: {escape(str(exc))}")
         return 1
     except KeyboardInterrupt:
         console.print("[yellow]interrupted")
         return 130
     finally:
-        if process is not None:
-            stop_server(process)
-        if created_dir is not None:
-            shutil.rmtree(created_dir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

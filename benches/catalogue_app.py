@@ -2,7 +2,8 @@
 
 ``create_bench_app()`` builds the application exactly as ``laocai serve`` does (``src.app.create_app()`` with the
 ``LAOCAI_*`` settings, the same middleware, compression, ``before_send`` hook and exception handlers) and registers
-one more route, ``GET /_bench/floor``. At startup it asks the application itself, in process over ASGI (no network),
+one more route, ``GET /v1/_bench/floor`` (under ``/v1/``, so the whole middleware stack, HTTP caching included,
+runs). At startup it asks the application itself, in process over ASGI (no network),
 once for ``/v1/destinations/cat-cat`` and keeps the body and content type of that response; the floor route then
 serves those very bytes from memory, without database, dependencies or serialisation. Serve it with
 ``uvicorn benches.catalogue_app:create_bench_app --factory --host 127.0.0.1``.
@@ -16,7 +17,7 @@ from src.app import create_app
 #: The destination detail whose response the floor route replays.
 DETAIL_PATH = "/v1/destinations/cat-cat"
 #: The framework-floor route added to the real application.
-FLOOR_PATH = "/_bench/floor"
+FLOOR_PATH = "/v1/_bench/floor"
 
 
 class FloorBody:
@@ -28,7 +29,7 @@ class FloorBody:
 
 
 def create_bench_app() -> Litestar:
-    """The real application with ``GET /_bench/floor`` appended (uvicorn factory)."""
+    """The real application with ``GET /v1/_bench/floor`` appended (uvicorn factory)."""
     app = create_app()
     floor = FloorBody()
 

@@ -1,13 +1,16 @@
 """All SQL of the catalogue. Functions take the request's session and return model rows or light column rows.
 
-Lists read only the columns a summary shows (``SummaryRow``): loading whole ORM entities cost twice as much per
-radius query (measured: 3.4 ms against 1.5 ms for the 42 candidates around Sa Pa town on SQLite).
+Reads on the hot path are Core selects of the needed columns, one statement per list and two per detail: each
+statement costs about 0.3-0.7 ms of SQLAlchemy and driver work whatever it returns (profiled, issue 5 §6), so a
+summary row carries its display names (one correlated subquery per locale of the fallback chain) and its commune's
+names (a left join) instead of two more queries per page.
 """
 
 from collections.abc import Sequence
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, case, or_
+from sqlalchemy import ColumnElement, Integer, Select, String, case, literal, null, or_, union_all
+from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import defer
 from sqlmodel import col, select
@@ -40,7 +43,9 @@ KIND_PRIORITY = {
 
 
 class SummaryRow(Protocol):
-    """The columns of a destination that lists and map features show."""
+    """The columns of a destination that lists and map features show, plus display names: ``n0``, ``n1``... are its
+    names in the locales of the requested fallback chain (``None`` where it has none) and ``commune_name``,
+    ``commune_name_en``, ``commune_unit_type`` its commune's (``None`` without a commune)."""
 
     id: int | None
     slug: str
@@ -52,6 +57,9 @@ class SummaryRow(Protocol):
     elevation_m: int | None
     commune_code: str | None
     quality_flags: list[str]
+    commune_name: str | None
+    commune_name_en: str | None
+    commune_unit_type: str | None
 
 
 class CommuneName(Protocol):
@@ -77,8 +85,34 @@ _SUMMARY_COLUMNS = (
 )
 
 
-def _filtered(kinds: Sequence[str], commune: str | None, boxes: Sequence[Box]) -> Select[Any]:
-    query: Select[Any] = sa_select(*(col(column) for column in _SUMMARY_COLUMNS))  # type: ignore[assignment]
+_DESTINATION = Destination.__table__  # type: ignore[attr-defined]
+_TRANSLATION = DestinationTranslation.__table__  # type: ignore[attr-defined]
+_COMMUNE = Commune.__table__  # type: ignore[attr-defined]
+_ALIAS = DestinationAlias.__table__  # type: ignore[attr-defined]
+_SOURCE = DestinationSource.__table__  # type: ignore[attr-defined]
+#: Most locales a fallback chain holds (``zh-Hans`` -> ``zh`` -> ``en`` -> ``vi``).
+MAX_CHAIN = 4
+
+
+def _name_in(locale: str, label: str) -> ColumnElement[Any]:
+    """The destination's name in ``locale`` (``NULL`` when it has none), as a correlated scalar subquery."""
+    return (
+        sa_select(_TRANSLATION.c.name)
+        .where(_TRANSLATION.c.destination_id == _DESTINATION.c.id, _TRANSLATION.c.locale == locale)
+        .scalar_subquery()
+        .label(label)
+    )
+
+
+def _filtered(kinds: Sequence[str], commune: str | None, boxes: Sequence[Box], chain: Sequence[str]) -> Select[Any]:
+    """Summary columns, names along ``chain`` (``n0``...) and commune names of the destinations matching filters."""
+    query: Select[Any] = sa_select(  # type: ignore[assignment]
+        *(col(column) for column in _SUMMARY_COLUMNS),
+        _COMMUNE.c.name.label("commune_name"),
+        _COMMUNE.c.name_en.label("commune_name_en"),
+        _COMMUNE.c.unit_type.label("commune_unit_type"),
+        *(_name_in(locale, f"n{i}") for i, locale in enumerate(chain[:MAX_CHAIN])),
+    ).select_from(_DESTINATION.outerjoin(_COMMUNE, _COMMUNE.c.code == _DESTINATION.c.commune_code))
     if kinds:
         query = query.where(col(Destination.kind).in_(kinds))
     if commune:
@@ -104,57 +138,130 @@ async def list_destinations(
     boxes: Sequence[Box],
     after_slug: str | None,
     limit: int,
+    chain: Sequence[str],
 ) -> Sequence[SummaryRow]:
-    """Destinations matching every filter (all ``boxes`` must contain the point), by slug, after ``after_slug``."""
-    query = _filtered(kinds, commune, boxes)
+    """Destinations matching every filter (all ``boxes`` must contain the point), by slug, after ``after_slug``;
+    names along the locale fallback ``chain``."""
+    query = _filtered(kinds, commune, boxes, chain)
     if after_slug is not None:
         query = query.where(col(Destination.slug) > after_slug)
     return await _summary_rows(session, query.order_by(col(Destination.slug)).limit(limit))
 
 
 async def destinations_in_boxes(
-    session: AsyncSession, *, kinds: Sequence[str], commune: str | None, boxes: Sequence[Box]
+    session: AsyncSession, *, kinds: Sequence[str], commune: str | None, boxes: Sequence[Box], chain: Sequence[str]
 ) -> Sequence[SummaryRow]:
-    """Every destination inside all ``boxes`` (the candidates of a radius query)."""
-    return await _summary_rows(session, _filtered(kinds, commune, boxes))
+    """Every destination inside all ``boxes`` (the candidates of a radius query), names along ``chain``."""
+    return await _summary_rows(session, _filtered(kinds, commune, boxes, chain))
 
 
-async def map_features(session: AsyncSession, *, kinds: Sequence[str], box: Box, limit: int) -> Sequence[SummaryRow]:
-    """Up to ``limit`` destinations inside ``box``, landmarks first (``KIND_PRIORITY``), then larger places."""
+async def map_features(
+    session: AsyncSession, *, kinds: Sequence[str], box: Box, limit: int, chain: Sequence[str]
+) -> Sequence[SummaryRow]:
+    """Up to ``limit`` destinations inside ``box``, landmarks first (``KIND_PRIORITY``), then larger places; names
+    along ``chain``."""
     priority = case(KIND_PRIORITY, value=Destination.kind, else_=len(KIND_PRIORITY))
-    query = _filtered(kinds, None, [box]).order_by(
+    query = _filtered(kinds, None, [box], chain).order_by(
         priority, col(Destination.population).desc().nulls_last(), col(Destination.id)
     )
     return await _summary_rows(session, query.limit(limit))
 
 
-async def get_destination(session: AsyncSession, slug: str) -> Destination | None:
-    """The whole destination row with this slug, or ``None``."""
-    return (await session.exec(select(Destination).where(Destination.slug == slug))).first()
+class DetailRow(SummaryRow, Protocol):
+    """The columns of a destination that its detail shows beyond a summary."""
+
+    dem_m: int | None
+    population: int | None
+    coord_precision: str
+    in_province: bool
+    outside_by_m: int | None
+    qa_note: str | None
+    possible_duplicates: list[str]
+    source: str
+    source_id: str
+    source_url: str | None
+    licence: str
+    attribution: str
+    updated_at: Any
 
 
-async def translations_for(session: AsyncSession, ids: Sequence[int]) -> dict[int, dict[str, str]]:
-    """Names per destination id: ``{id: {locale: name}}``."""
-    result: dict[int, dict[str, str]] = {}
-    if not ids:
-        return result
-    table = DestinationTranslation.__table__  # type: ignore[attr-defined]
-    query = sa_select(table.c.destination_id, table.c.locale, table.c.name).where(table.c.destination_id.in_(ids))
-    for destination_id, locale, name in await (await session.connection()).execute(query):
-        result.setdefault(destination_id, {})[locale] = name
-    return result
+class DetailPart(Protocol):
+    """One row of ``detail_parts``: ``part`` is ``"t"`` (translation: ``a`` locale, ``b`` name), ``"a"`` (alias:
+    ``a`` name, ``b`` lang, ``c`` kind; ``ord`` its id) or ``"s"`` (merged source record: ``a`` source, ``b``
+    source id, ``c`` name, ``d`` url, ``e`` licence, ``f`` attribution, ``g`` note)."""
+
+    part: str
+    ord: int
+    a: str | None
+    b: str | None
+    c: str | None
+    d: str | None
+    e: str | None
+    f: str | None
+    g: str | None
 
 
-async def aliases_for(session: AsyncSession, destination_id: int) -> Sequence[DestinationAlias]:
-    """Every alias of a destination, in import order (the aliases file's order, then GeoNames alternates)."""
-    query = select(DestinationAlias).where(DestinationAlias.destination_id == destination_id)
-    return (await session.exec(query.order_by(col(DestinationAlias.id)))).all()
+_DETAIL_COLUMNS = (
+    Destination.dem_m,
+    Destination.population,
+    Destination.coord_precision,
+    Destination.in_province,
+    Destination.outside_by_m,
+    Destination.qa_note,
+    Destination.possible_duplicates,
+    Destination.source,
+    Destination.source_id,
+    Destination.source_url,
+    Destination.licence,
+    Destination.attribution,
+    Destination.updated_at,
+)
 
 
-async def sources_for(session: AsyncSession, destination_id: int) -> Sequence[DestinationSource]:
-    """The records merged into a destination besides its primary one, by source id."""
-    query = select(DestinationSource).where(DestinationSource.destination_id == destination_id)
-    return (await session.exec(query.order_by(col(DestinationSource.source_id)))).all()
+async def get_destination(session: AsyncSession, slug: str) -> DetailRow | None:
+    """The detail columns of the destination with this slug and its commune's names (one statement), or ``None``.
+
+    Its translated names are not selected here (``n0``... are absent): ``detail_parts`` reads all of them.
+    """
+    query = _filtered((), None, (), ()).add_columns(*(col(column) for column in _DETAIL_COLUMNS))
+    row = (await (await session.connection()).execute(query.where(col(Destination.slug) == slug))).first()
+    return cast("DetailRow | None", row)
+
+
+def _text(column: Any = None) -> ColumnElement[Any]:
+    return sql_cast(null(), String) if column is None else sql_cast(column, String)
+
+
+async def detail_parts(session: AsyncSession, destination_id: int) -> Sequence[DetailPart]:
+    """Every translation, alias and merged source record of a destination in one statement (``DetailPart``
+    rows); aliases in import order (``ord``), the rest unordered."""
+
+    def part(tag: str, ord_: Any, table: Any, fk: Any, *columns: Any) -> Select[Any]:
+        padded = [_text(c) for c in columns] + [_text() for _ in range(7 - len(columns))]
+        labelled = [c.label(name) for c, name in zip(padded, "abcdefg", strict=True)]
+        return sa_select(literal(tag).label("part"), sql_cast(ord_, Integer).label("ord"), *labelled).where(
+            fk == destination_id
+        )
+
+    t, a, s = _TRANSLATION.c, _ALIAS.c, _SOURCE.c
+    query = union_all(
+        part("t", literal(0), _TRANSLATION, t.destination_id, t.locale, t.name),
+        part("a", a.id, _ALIAS, a.destination_id, a.alias, a.lang, a.alias_kind),
+        part(
+            "s",
+            literal(0),
+            _SOURCE,
+            s.destination_id,
+            s.source,
+            s.source_id,
+            s.name,
+            s.source_url,
+            s.licence,
+            s.attribution,
+            s.note,
+        ),
+    )
+    return cast("Sequence[DetailPart]", (await (await session.connection()).execute(query)).all())
 
 
 async def slugs_by_source_id(session: AsyncSession, source_ids: Sequence[str]) -> dict[str, str]:

@@ -35,7 +35,7 @@ from src.guide.schemas import (
     SourceRecord,
 )
 from src.kernel.errors import InvalidParameter, NotFound
-from src.kernel.i18n import pick
+from src.kernel.i18n import fallback_chain, pick
 from src.kernel.pagination import decode_cursor, encode_cursor, query_fingerprint
 
 #: The shape of every issued slug and of a 2025 commune code; anything else cannot exist (404 without a query).
@@ -44,6 +44,16 @@ COMMUNE_CODE = re.compile(r"[0-9]{5}")
 
 #: Largest radius accepted by the radius filter, in kilometres (the province is about 250 km across).
 MAX_RADIUS_KM = 300.0
+
+
+@dataclass
+class _CommuneColumns:
+    """A commune's names as a summary row carries them (satisfies ``CommuneName``)."""
+
+    code: str
+    name: str
+    name_en: str
+    unit_type: str
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ class CatalogueService:
     def __init__(self, session: AsyncSession, locale: str) -> None:
         self.session = session
         self.locale = locale
+        self.chain = fallback_chain(locale)
 
     # -- destinations ---------------------------------------------------------------------------------------------
 
@@ -99,9 +110,10 @@ class CatalogueService:
                 boxes=boxes,
                 after_slug=after,
                 limit=query.limit + 1,
+                chain=self.chain,
             )
             page, more = list(rows[: query.limit]), len(rows) > query.limit
-            items = await self._summaries(page, {})
+            items = self._summaries(page, {})
             next_cursor = encode_cursor(fingerprint, [page[-1].slug]) if more and page else None
             return DestinationPage(items=items, next_cursor=next_cursor)
 
@@ -112,6 +124,7 @@ class CatalogueService:
             kinds=query.kinds,
             commune=query.commune,
             boxes=[*boxes, circle_box(near.lat, near.lon, radius_m)],
+            chain=self.chain,
         )
         ranked = sorted(
             (d, row.id or 0, row)
@@ -123,7 +136,7 @@ class CatalogueService:
             ranked = [entry for entry in ranked if (entry[0], entry[1]) > (last_distance, last_id)]
         page_entries = ranked[: query.limit]
         distances = {row.id or 0: d for d, _, row in page_entries}
-        items = await self._summaries([row for _, _, row in page_entries], distances)
+        items = self._summaries([row for _, _, row in page_entries], distances)
         next_cursor = None
         if len(ranked) > query.limit and page_entries:
             d, row_id, _ = page_entries[-1]
@@ -135,11 +148,31 @@ class CatalogueService:
         row = await repository.get_destination(self.session, slug) if SLUG.fullmatch(slug) else None
         if row is None or row.id is None:
             raise NotFound(f"No destination has the slug {slug!r}.")
-        names = (await repository.translations_for(self.session, [row.id])).get(row.id, {})
-        name, name_locale = self._name(row, names)
-        communes = await repository.commune_names(self.session, [row.commune_code] if row.commune_code else [])
-        aliases = await repository.aliases_for(self.session, row.id)
-        extra = await repository.sources_for(self.session, row.id)
+        names: dict[str, str] = {}
+        aliases: list[tuple[int, Alias]] = []
+        extra: list[SourceRecord] = []
+        for part in await repository.detail_parts(self.session, row.id):
+            if part.part == "t":
+                names[str(part.a)] = str(part.b)
+            elif part.part == "a":
+                aliases.append((part.ord, Alias(name=str(part.a), lang=str(part.b), kind=str(part.c))))
+            else:
+                extra.append(
+                    SourceRecord(
+                        source=str(part.a),
+                        source_id=str(part.b),
+                        name=str(part.c),
+                        url=part.d,
+                        licence=str(part.e),
+                        attribution=str(part.f),
+                        note=part.g,
+                        primary=False,
+                    )
+                )
+        aliases.sort(key=lambda entry: entry[0])
+        extra.sort(key=lambda record: record.source_id)
+        picked = pick(names, self.locale)
+        name, name_locale = picked if picked is not None else (row.name, row.name_locale)
         duplicate_slugs = await repository.slugs_by_source_id(self.session, row.possible_duplicates)
         primary = SourceRecord(
             source=row.source,
@@ -161,7 +194,7 @@ class CatalogueService:
             elevation_m=row.elevation_m,
             dem_m=row.dem_m,
             population=row.population,
-            commune=self._commune_ref(communes.get(row.commune_code or "")),
+            commune=self._row_commune(row),
             coord_precision=row.coord_precision,
             in_province=row.in_province,
             outside_by_m=row.outside_by_m,
@@ -170,33 +203,21 @@ class CatalogueService:
             possible_duplicates=[
                 DuplicateRef(source_id=ref, slug=duplicate_slugs.get(ref)) for ref in row.possible_duplicates
             ],
-            aliases=[Alias(name=a.alias, lang=a.lang, kind=a.alias_kind) for a in aliases],
-            sources=[primary]
-            + [
-                SourceRecord(
-                    source=s.source,
-                    source_id=s.source_id,
-                    name=s.name,
-                    url=s.source_url,
-                    licence=s.licence,
-                    attribution=s.attribution,
-                    note=s.note,
-                    primary=False,
-                )
-                for s in extra
-            ],
+            aliases=[alias for _, alias in aliases],
+            sources=[primary, *extra],
             updated_at=row.updated_at,
         )
 
     async def map_features(self, box: Box, kinds: Sequence[str], limit: int) -> FeatureCollection:
         """A GeoJSON FeatureCollection of the destinations in ``box`` (landmarks first), at most ``limit``."""
-        rows = list(await repository.map_features(self.session, kinds=kinds, box=box, limit=limit + 1))
+        rows = list(
+            await repository.map_features(self.session, kinds=kinds, box=box, limit=limit + 1, chain=self.chain)
+        )
         truncated = len(rows) > limit
         rows = rows[:limit]
-        names = await repository.translations_for(self.session, [r.id for r in rows if r.id is not None])
         features = []
         for row in rows:
-            name, name_locale = self._name(row, names.get(row.id or 0, {}))
+            name, name_locale = self._name(row)
             features.append(
                 Feature(
                     type="Feature",
@@ -271,19 +292,28 @@ class CatalogueService:
         message = f"commune {code} is not a 2025 commune code{hint}"
         raise InvalidParameter(message, errors=[{"field": "commune", "source": "query", "message": message}])
 
-    def _name(self, row: SummaryRow, names: dict[str, str]) -> tuple[str, str]:
-        picked = pick(names, self.locale)
-        return picked if picked is not None else (row.name, row.name_locale)
+    def _name(self, row: SummaryRow) -> tuple[str, str]:
+        """The row's name along the fallback chain (its ``n0``, ``n1``... columns), else its own name."""
+        for i, locale in enumerate(self.chain[: repository.MAX_CHAIN]):
+            name = getattr(row, f"n{i}")
+            if name is not None:
+                return name, locale
+        return row.name, row.name_locale
+
+    def _row_commune(self, row: SummaryRow) -> CommuneRef | None:
+        """The reference to the row's commune, from its ``commune_*`` columns (``None`` without a commune)."""
+        if row.commune_code is None or row.commune_name is None:
+            return None
+        name, name_locale = self._commune_name(
+            _CommuneColumns(row.commune_code, row.commune_name, row.commune_name_en or "", row.commune_unit_type or "")
+        )
+        return CommuneRef(
+            code=row.commune_code, name=name, name_locale=name_locale, unit_type=row.commune_unit_type or ""
+        )
 
     def _commune_name(self, commune: CommuneName) -> tuple[str, str]:
         picked = pick({"vi": commune.name, "en": commune.name_en}, self.locale)
         return picked if picked is not None else (commune.name, "vi")
-
-    def _commune_ref(self, commune: CommuneName | None) -> CommuneRef | None:
-        if commune is None:
-            return None
-        name, name_locale = self._commune_name(commune)
-        return CommuneRef(code=commune.code, name=name, name_locale=name_locale, unit_type=commune.unit_type)
 
     def _commune_fields(self, commune: Commune) -> dict[str, Any]:
         name, name_locale = self._commune_name(commune)
@@ -301,15 +331,10 @@ class CatalogueService:
     def _commune_summary(self, commune: Commune) -> CommuneSummary:
         return CommuneSummary(**self._commune_fields(commune))
 
-    async def _summaries(self, rows: Sequence[SummaryRow], distances: dict[int, float]) -> list[DestinationSummary]:
-        ids = [row.id for row in rows if row.id is not None]
-        names = await repository.translations_for(self.session, ids)
-        communes = await repository.commune_names(
-            self.session, sorted({row.commune_code for row in rows if row.commune_code})
-        )
+    def _summaries(self, rows: Sequence[SummaryRow], distances: dict[int, float]) -> list[DestinationSummary]:
         items = []
         for row in rows:
-            name, name_locale = self._name(row, names.get(row.id or 0, {}))
+            name, name_locale = self._name(row)
             distance = distances.get(row.id or 0)
             items.append(
                 DestinationSummary(
@@ -318,7 +343,7 @@ class CatalogueService:
                     name=name,
                     name_locale=name_locale,
                     location=Location(lat=row.lat, lon=row.lon),
-                    commune=self._commune_ref(communes.get(row.commune_code or "")),
+                    commune=self._row_commune(row),
                     elevation_m=row.elevation_m,
                     quality_flags=list(row.quality_flags),
                     distance_m=None if distance is None else math.floor(distance + 0.5),
