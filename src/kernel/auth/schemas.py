@@ -80,7 +80,7 @@ class UserRead(msgspec.Struct):
 
 
 class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    """``PATCH /v1/auth/me``: the fields to change (absent or ``null`` fields are kept)."""
+    """``PATCH /v1/auth/me/profile``: the fields to change (absent or ``null`` fields are kept)."""
 
     display_name: DisplayName | None = None
     locale: LocaleTag | None = None
