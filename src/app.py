@@ -21,7 +21,7 @@ from src.kernel.caching import SWEEP_RESPONSE_CACHE, HttpCacheMiddleware, build_
 from src.kernel.config import Settings
 from src.kernel.db import create_engine
 from src.kernel.deps import provide_locale, provide_session
-from src.kernel.errors import EXCEPTION_HANDLERS
+from src.kernel.errors import EXCEPTION_HANDLERS, JSONRequest
 from src.kernel.health import HealthController
 from src.kernel.jobs import JobRegistry, JobSystem
 from src.kernel.jobs import bind as bind_jobs
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         response_cache_config=response_cache_config(settings.response_cache_seconds),
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=JSONRequest,
         before_send=[SecurityHeaders(proxies, docs_path="/schema"), _content_language],
         cors_config=cors_config(settings.cors_origin_list),
         request_max_body_size=settings.max_body_bytes,

@@ -11,6 +11,8 @@ import sys
 
 import click
 import uvicorn
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import make_url
@@ -143,7 +145,20 @@ def worker(concurrency: int | None) -> None:
     if concurrency is not None:
         settings = settings.model_copy(update={"jobs_concurrency": concurrency})
     console.print(f"worker: queue {settings.jobs_queue!r}, database {_safe_url(settings.effective_database_url)}")
+    asyncio.run(_check_redis(settings.redis_url))
     asyncio.run(_work(settings))
+
+
+async def _check_redis(url: str) -> None:
+    """Exit 1 with the reason when Redis does not answer: otherwise SAQ's worker would start anyway and log a
+    traceback every second, forever, without serving a job (a supervisor restarts the process instead)."""
+    client = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        await client.ping()
+    except RedisError as exc:
+        raise click.ClickException(f"cannot reach Redis at {_safe_url(url)}: {exc}") from exc
+    finally:
+        await client.aclose()
 
 
 async def _work(settings: Settings) -> None:

@@ -125,3 +125,15 @@ def test_create_user_makes_an_admin_who_can_log_in(tmp_path: Path) -> None:
                 await hook(app)  # type: ignore[call-arg,misc]
 
     asyncio.run(log_in())
+
+
+def test_worker_exits_with_the_reason_when_redis_does_not_answer(tmp_path: Path) -> None:
+    # It used to start anyway and log a traceback every second, forever, without serving a job.
+    env = cli_env(data_dir=str(tmp_path / "var"), redis_url=f"redis://:secret@127.0.0.1:{free_port()}/0")
+    worker = subprocess.run(
+        [sys.executable, "-m", "src.cli", "worker"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert worker.returncode == 1, worker.stdout + worker.stderr
+    assert "cannot reach Redis at redis://:***@127.0.0.1" in worker.stderr
+    assert "secret" not in worker.stdout + worker.stderr
+    assert "Traceback" not in worker.stderr

@@ -193,6 +193,20 @@ def _unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -
     )
 
 
+class JSONRequest(Request[Any, Any, Any]):
+    """The app's request class: Litestar's, except that a JSON body nested too deeply for the decoder is a 400.
+
+    msgspec raises ``RecursionError`` for input like ``[[[[...]]]]`` some thousands of levels deep (well under the
+    body size limit); it is no decode error, so Litestar would let it through as an unexpected error (500).
+    """
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except RecursionError as exc:
+            raise BadRequest("JSON is malformed: nested too deeply") from exc
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain_error_handler,
     ValidationException: _validation_error_handler,
@@ -206,6 +220,7 @@ __all__ = [
     "BadRequest",
     "DomainError",
     "InvalidParameter",
+    "JSONRequest",
     "NotFound",
     "NotReady",
     "ProblemDetails",

@@ -1,6 +1,7 @@
 """Accounts over real HTTP (ASGITransport) on each backend: register, login, refresh with rotation and reuse
 detection, logout, me, sessions, admin roles; and every kind of bad token answered 401 problem+json."""
 
+import asyncio
 import base64
 import json
 import statistics
@@ -94,6 +95,11 @@ def test_email_key_folds_case_and_normalisation() -> None:
         ({"email": "a@example.vn", "password": PASSWORD, "display_name": "x", "locale": "de"}, 422),
         ({"email": "a@example.vn", "password": PASSWORD, "display_name": "x", "roles": ["admin"]}, 422),
         ({"email": "a@example.vn", "password": PASSWORD}, 422),  # well-formed JSON, a field missing
+        # Control characters: PostgreSQL cannot store NUL (it was a 500 there); escapes would reach terminals.
+        ({"email": "a@example.vn", "password": PASSWORD, "display_name": "a\x00b"}, 422),
+        ({"email": "a@example.vn", "password": PASSWORD, "display_name": "a\x1b[31mb"}, 422),
+        ({"email": "a@example.vn", "password": PASSWORD, "display_name": "Lan\n"}, 422),
+        ({"email": "a@example.vn", "password": PASSWORD, "display_name": "\x85"}, 422),
     ],
 )
 async def test_register_refuses_bad_input(client: httpx.AsyncClient, body: dict[str, Any], status: int) -> None:
@@ -105,6 +111,27 @@ async def test_register_refuses_bad_input(client: httpx.AsyncClient, body: dict[
 async def test_unparseable_body_is_400(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/auth/login", content=b"{not json", headers={"Content-Type": "application/json"})
     assert_problem(response, 400, "bad_request")
+
+
+async def test_deeply_nested_json_is_400(client: httpx.AsyncClient) -> None:
+    # 200 kB, under the body limit; the JSON decoder gives up with RecursionError, which was a 500.
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = await client.post("/v1/auth/register", content=body, headers={"Content-Type": "application/json"})
+    assert_problem(response, 400, "bad_request")
+
+
+async def test_display_name_with_control_characters_is_refused(client: httpx.AsyncClient, app: Litestar) -> None:
+    _, email = await make_user(app, "tourist")
+    headers = bearer((await login(client, email))["access_token"])
+    for name in ["a\x00b", "a\x07", "\x7f"]:
+        response = await client.patch("/v1/auth/me/profile", json={"display_name": name}, headers=headers)
+        assert_problem(response, 422, "invalid_parameter")
+    kept = await client.get("/v1/auth/me", headers=headers)
+    assert kept.json()["display_name"] == email.split("@")[0]
+    # Letters of any script, inner spaces and emoji stay welcome.
+    fine = await client.patch("/v1/auth/me/profile", json={"display_name": " Lò Thị Mỷ 🌾 "}, headers=headers)
+    assert fine.status_code == 200, fine.text
+    assert fine.json()["display_name"] == "Lò Thị Mỷ 🌾"
 
 
 # login
@@ -362,6 +389,24 @@ async def test_admin_lists_users_and_sets_roles(client: httpx.AsyncClient, app: 
     assert unknown_role.status_code == 422
     nobody = await client.put(f"/v1/admin/users/{uuid.uuid4()}/roles", json={"roles": ["owner"]}, headers=headers)
     assert_problem(nobody, 404, "not_found")
+
+
+async def test_concurrent_role_replacements_leave_one_complete_set(client: httpx.AsyncClient, app: Litestar) -> None:
+    # On PostgreSQL, concurrent PUTs each deleted the old rows and then collided on the primary key (500), or left
+    # a mixture of two requests' sets (``board, editor, owner`` from ``[editor, board]`` and ``[tourist, owner]``).
+    _, admin_email = await make_user(app, "admin")
+    target_id, target_email = await make_user(app, "tourist")
+    headers = bearer((await login(client, admin_email))["access_token"])
+    choices = [["owner"], ["board", "editor"], ["owner", "tourist"]]
+    responses = await asyncio.gather(
+        *[
+            client.put(f"/v1/admin/users/{target_id}/roles", json={"roles": choices[i % 3]}, headers=headers)
+            for i in range(15)
+        ]
+    )
+    assert [response.status_code for response in responses] == [200] * 15, [r.text for r in responses]
+    me = await client.get("/v1/auth/me", headers=bearer((await login(client, target_email))["access_token"]))
+    assert me.json()["roles"] in choices
 
 
 async def test_openapi_marks_public_routes_and_documents_401(client: httpx.AsyncClient) -> None:

@@ -12,6 +12,7 @@ At least 10 characters; at most 1,024 UTF-8 bytes, so one request cannot make th
 made with older parameters are re-hashed at the next successful login (``check_needs_rehash``).
 """
 
+import re
 import unicodedata
 from functools import cache
 
@@ -24,6 +25,12 @@ from src.kernel.errors import InvalidParameter
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_BYTES = 1024
 MAX_EMAIL_CHARS = 320
+MAX_DISPLAY_NAME_CHARS = 100
+#: A display name: no control character (C0, DEL, C1: PostgreSQL cannot store NUL, and terminals and logs would act
+#: on escapes), at least one visible character. The schemas publish it; ``clean_display_name`` applies it to every
+#: caller (``laocai create-user`` too).
+DISPLAY_NAME_PATTERN = r"^(?=.*\S)[^\x00-\x1f\x7f-\x9f]+$"
+_DISPLAY_NAME = re.compile(DISPLAY_NAME_PATTERN)
 
 
 def _field_error(field: str, message: str) -> list[dict[str, str]]:
@@ -49,6 +56,19 @@ def email_key(address: str) -> str | None:
         return normalise_email(address)[1]
     except InvalidParameter:
         return None
+
+
+def clean_display_name(name: str) -> str:
+    """``name`` without surrounding spaces; ``InvalidParameter`` (422) when it holds a control character or nothing
+    visible, or is longer than 100 characters."""
+    stripped = name.strip()
+    # ``fullmatch`` on the name as sent: ``$`` alone would let one trailing newline through.
+    if not _DISPLAY_NAME.fullmatch(name) or len(stripped) > MAX_DISPLAY_NAME_CHARS:
+        raise InvalidParameter(
+            "display_name: 1 to 100 characters, no control characters",
+            errors=_field_error("display_name", "1 to 100 characters, no control characters"),
+        )
+    return stripped
 
 
 def check_password_policy(password: str) -> None:

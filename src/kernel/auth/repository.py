@@ -55,6 +55,10 @@ async def set_password_hash(session: AsyncSession, user_id: UUID, password_hash:
 
 
 async def replace_roles(session: AsyncSession, user_id: UUID, roles: Sequence[str]) -> None:
+    """Make ``roles`` the user's complete set. The user's row is locked first (``FOR UPDATE``; on SQLite the
+    writer's ``BEGIN IMMEDIATE`` already serialises): without it two concurrent replacements on PostgreSQL both
+    delete the old rows, then collide on the primary key (500) or leave a mixture of both sets."""
+    await session.exec(select(User.id).where(col(User.id) == user_id).with_for_update())
     await session.exec(delete(UserRole).where(col(UserRole.user_id) == user_id))
     for role in sorted(set(roles)):
         session.add(UserRole(user_id=user_id, role=role))

@@ -9,7 +9,12 @@ from uuid import UUID
 
 import msgspec
 
-from src.kernel.auth.credentials import MAX_EMAIL_CHARS, MAX_PASSWORD_BYTES
+from src.kernel.auth.credentials import (
+    DISPLAY_NAME_PATTERN,
+    MAX_DISPLAY_NAME_CHARS,
+    MAX_EMAIL_CHARS,
+    MAX_PASSWORD_BYTES,
+)
 
 #: A served locale (``src/kernel/i18n.py``), as a user's preference.
 LocaleTag = Literal["vi", "en", "zh-Hans", "fr", "ko"]
@@ -20,7 +25,15 @@ Email = Annotated[str, msgspec.Meta(min_length=3, max_length=MAX_EMAIL_CHARS, de
 Password = Annotated[
     str, msgspec.Meta(min_length=1, max_length=MAX_PASSWORD_BYTES, description="10 characters to 1,024 bytes.")
 ]
-DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
+DisplayName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=MAX_DISPLAY_NAME_CHARS,
+        pattern=DISPLAY_NAME_PATTERN,
+        description="A name shown in the apps: at least one visible character, no control characters.",
+    ),
+]
 EncodedToken = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
 
 
@@ -67,7 +80,7 @@ class UserRead(msgspec.Struct):
 
 
 class UserUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    """``PATCH /v1/auth/me``: the fields to change (absent or ``null`` fields are kept)."""
+    """``PATCH /v1/auth/me/profile``: the fields to change (absent or ``null`` fields are kept)."""
 
     display_name: DisplayName | None = None
     locale: LocaleTag | None = None

@@ -12,7 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.kernel.auth import repository
-from src.kernel.auth.credentials import Passwords, check_password_policy, email_key, normalise_email
+from src.kernel.auth.credentials import (
+    Passwords,
+    check_password_policy,
+    clean_display_name,
+    email_key,
+    normalise_email,
+)
 from src.kernel.auth.errors import EmailTaken, InvalidCredentials, InvalidToken, RefreshTokenReused
 from src.kernel.auth.guards import ensure_owned
 from src.kernel.auth.identity import Identity
@@ -64,6 +70,7 @@ class AuthService:
         """A new account with ``roles``; ``EmailTaken`` (409) when any spelling of ``email`` has one already,
         ``InvalidParameter`` (422) for an invalid address, password or role."""
         display, key = normalise_email(email)
+        display_name = clean_display_name(display_name)
         check_password_policy(password)
         unknown = sorted(set(roles) - {role.value for role in Role})
         if unknown or not roles:
@@ -72,9 +79,7 @@ class AuthService:
         password_hash = await asyncio.to_thread(self.passwords.hash, password)
         if await repository.user_by_email_key(self.session, key) is not None:
             raise EmailTaken("an account with this email exists already")
-        user = User(
-            email=display, email_key=key, display_name=display_name.strip(), locale=locale, password_hash=password_hash
-        )
+        user = User(email=display, email_key=key, display_name=display_name, locale=locale, password_hash=password_hash)
         try:
             await repository.add_user(self.session, user, roles)
         except IntegrityError as exc:  # a concurrent registration of the same address won the unique index
@@ -178,7 +183,7 @@ class AuthService:
         if user is None:
             raise NotFound("this account no longer exists")
         if change.display_name is not None:
-            user.display_name = change.display_name.strip()
+            user.display_name = clean_display_name(change.display_name)
         if change.locale is not None:
             user.locale = change.locale
         user.updated_at = utcnow()
