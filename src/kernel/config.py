@@ -133,9 +133,10 @@ class Settings(BaseSettings):
         return self.effective_database_url.startswith("sqlite")
 
     def ensure_data_dir(self) -> None:
-        """Create ``data_dir`` when the embedded SQLite database will live there."""
+        """Create ``data_dir`` (mode 0700: it holds the database with accounts and the development JWT key) when the
+        embedded SQLite database will live there. An existing folder keeps its mode."""
         if self.is_sqlite:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def parse_rate_limits(value: str) -> list[RateLimitItem]:

@@ -77,8 +77,14 @@ def parse_accept_language(header: str) -> list[str]:
 
 
 def negotiate_accept_language(header: str | None) -> str:
-    """The supported locale that best matches an ``Accept-Language`` header; ``vi`` when none does."""
+    """The supported locale that best matches an ``Accept-Language`` header; ``vi`` when none does.
+
+    The wildcard ``*`` matches any language (RFC 4647 §3.3.1), so at its rank it picks the default, ``vi``:
+    ``"*;q=0.5, fr;q=0.1"`` -> ``vi``.
+    """
     for tag in parse_accept_language(header or ""):
+        if tag.strip() == "*":
+            return DEFAULT_LOCALE
         if (locale := map_tag(tag)) is not None:
             return locale
     return DEFAULT_LOCALE

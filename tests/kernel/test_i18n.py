@@ -68,6 +68,8 @@ def test_accept_language_weights_are_honoured() -> None:
         ("de-DE-u-co-phonebk, ko-KR-x-seoul;q=0.9, en;q=0.1", "ko"),
         ("x-private, fr;q=0.5", "fr"),
         ("en-US-u-ca-gregory;q=0, fr;q=0.5", "fr"),
+        ("*;q=0.5, fr;q=0.1", "vi"),  # the wildcard outranks fr: any language, so the default
+        ("fr, *;q=0.5", "fr"),
     ],
 )
 def test_accept_language_with_extensions_and_private_use(header: str, expected: str) -> None:
