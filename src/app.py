@@ -19,8 +19,8 @@ from src.kernel.auth.signing_key import resolve_signing_key
 from src.kernel.auth.tokens import TokenCodec
 from src.kernel.caching import SWEEP_RESPONSE_CACHE, HttpCacheMiddleware, build_stores, response_cache_config
 from src.kernel.config import Settings
-from src.kernel.db import create_engine
-from src.kernel.deps import provide_locale, provide_session
+from src.kernel.db import ReadPath, create_engine
+from src.kernel.deps import provide_locale, provide_reader, provide_session
 from src.kernel.errors import EXCEPTION_HANDLERS
 from src.kernel.health import HealthController
 from src.kernel.jobs import JobRegistry, JobSystem
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     url = settings.effective_database_url
     engine = create_engine(url)
     read_engine = create_engine(url, read_only=True) if settings.is_sqlite else engine
+    read_path = ReadPath(url)
     redis: Redis | None = Redis.from_url(settings.redis_url) if settings.redis_url else None
     limiter = RateLimiter.from_settings(settings)
     proxies = TrustedProxies(settings.trusted_proxy_networks)
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await engine.dispose()
         if read_engine is not engine:
             await read_engine.dispose()
+        await read_path.dispose()
         if redis is not None:
             await redis.aclose()
         await limiter.close()
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "settings": settings,
         "engine": engine,
         "read_engine": read_engine,
+        "read_path": read_path,
         "redis": redis,
         "rate_limiter": limiter,
         "jobs": jobs,
@@ -125,7 +128,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         # Not named "locale": Litestar takes an invalid body field named like a dependency for a failed dependency
         # and answers 500 (register and the editors' translations have a "locale" field).
-        dependencies={"session": Provide(provide_session), "response_locale": Provide(provide_locale)},
+        dependencies={
+            "session": Provide(provide_session),
+            "reader": Provide(provide_reader),
+            "response_locale": Provide(provide_locale),
+        },
         middleware=[
             SecurityMiddleware(limiter, proxies),
             InputGuardMiddleware(),

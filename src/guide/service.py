@@ -9,13 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from src.guide import repository
 from src.guide.geo import Box, circle_box, haversine_m
-from src.guide.models import Commune
 from src.guide.names import fold
-from src.guide.repository import CommuneName, SummaryRow
+from src.guide.repository import CommuneName, CommuneRow, SummaryRow
 from src.guide.schemas import (
     Alias,
     CommuneDetail,
@@ -34,6 +31,7 @@ from src.guide.schemas import (
     PointGeometry,
     SourceRecord,
 )
+from src.kernel.db import Reader
 from src.kernel.errors import InvalidParameter, NotFound
 from src.kernel.i18n import fallback_chain, pick
 from src.kernel.pagination import decode_cursor, encode_cursor, query_fingerprint
@@ -80,8 +78,8 @@ class DestinationQuery:
 class CatalogueService:
     """Read access to destinations and communes, rendered in one negotiated ``locale``."""
 
-    def __init__(self, session: AsyncSession, locale: str) -> None:
-        self.session = session
+    def __init__(self, reader: Reader, locale: str) -> None:
+        self.reader = reader
         self.locale = locale
         self.chain = fallback_chain(locale)
 
@@ -104,7 +102,7 @@ class CatalogueService:
         if query.near is None:
             after = decode_cursor(query.cursor, fingerprint, (str,))[0] if query.cursor else None
             rows = await repository.list_destinations(
-                self.session,
+                self.reader,
                 kinds=query.kinds,
                 commune=query.commune,
                 boxes=boxes,
@@ -120,7 +118,7 @@ class CatalogueService:
         near = query.near
         radius_m = near.radius_km * 1000.0
         candidates = await repository.destinations_in_boxes(
-            self.session,
+            self.reader,
             kinds=query.kinds,
             commune=query.commune,
             boxes=[*boxes, circle_box(near.lat, near.lon, radius_m)],
@@ -145,13 +143,13 @@ class CatalogueService:
 
     async def get_destination(self, slug: str) -> DestinationDetail:
         """One destination by slug; raises ``NotFound`` (404)."""
-        row = await repository.get_destination(self.session, slug) if SLUG.fullmatch(slug) else None
+        row = await repository.get_destination(self.reader, slug) if SLUG.fullmatch(slug) else None
         if row is None or row.id is None:
             raise NotFound(f"No destination has the slug {slug!r}.")
         names: dict[str, str] = {}
         aliases: list[tuple[int, Alias]] = []
         extra: list[SourceRecord] = []
-        for part in await repository.detail_parts(self.session, row.id):
+        for part in await repository.detail_parts(self.reader, row.id):
             if part.part == "t":
                 names[str(part.a)] = str(part.b)
             elif part.part == "a":
@@ -173,7 +171,7 @@ class CatalogueService:
         extra.sort(key=lambda record: record.source_id)
         picked = pick(names, self.locale)
         name, name_locale = picked if picked is not None else (row.name, row.name_locale)
-        duplicate_slugs = await repository.slugs_by_source_id(self.session, row.possible_duplicates)
+        duplicate_slugs = await repository.slugs_by_source_id(self.reader, row.possible_duplicates)
         primary = SourceRecord(
             source=row.source,
             source_id=row.source_id,
@@ -210,9 +208,7 @@ class CatalogueService:
 
     async def map_features(self, box: Box, kinds: Sequence[str], limit: int) -> FeatureCollection:
         """A GeoJSON FeatureCollection of the destinations in ``box`` (landmarks first), at most ``limit``."""
-        rows = list(
-            await repository.map_features(self.session, kinds=kinds, box=box, limit=limit + 1, chain=self.chain)
-        )
+        rows = list(await repository.map_features(self.reader, kinds=kinds, box=box, limit=limit + 1, chain=self.chain))
         truncated = len(rows) > limit
         rows = rows[:limit]
         features = []
@@ -242,9 +238,7 @@ class CatalogueService:
         folded = fold(q) if q else None
         fingerprint = query_fingerprint("communes", folded)
         after = decode_cursor(cursor, fingerprint, (str,))[0] if cursor else None
-        rows = list(
-            await repository.list_communes(self.session, folded_query=folded, after_code=after, limit=limit + 1)
-        )
+        rows = list(await repository.list_communes(self.reader, folded_query=folded, after_code=after, limit=limit + 1))
         page = rows[:limit]
         next_cursor = encode_cursor(fingerprint, [page[-1].code]) if len(rows) > limit and page else None
         return CommunePage(items=[self._commune_summary(c) for c in page], next_cursor=next_cursor)
@@ -252,9 +246,9 @@ class CatalogueService:
     async def get_commune(self, code: str) -> CommuneDetail:
         """One 2025 commune with boundary and former units; raises ``NotFound`` (404), naming the successor when
         ``code`` is a former unit's code."""
-        commune = await repository.get_commune(self.session, code) if COMMUNE_CODE.fullmatch(code) else None
+        commune = await repository.get_commune(self.reader, code) if COMMUNE_CODE.fullmatch(code) else None
         if commune is None:
-            former = await repository.former_unit(self.session, code) if COMMUNE_CODE.fullmatch(code) else None
+            former = await repository.former_unit(self.reader, code) if COMMUNE_CODE.fullmatch(code) else None
             if former is not None:
                 raise NotFound(
                     f"{code} was the code of {former.old_name} before 2025-07-01; it is now part of commune "
@@ -262,7 +256,7 @@ class CatalogueService:
                     successor=former.commune_code,
                 )
             raise NotFound(f"No 2025 commune has the code {code!r}.")
-        former_units = await repository.former_units_of(self.session, code)
+        former_units = await repository.former_units_of(self.reader, code)
         return CommuneDetail(
             **self._commune_fields(commune),
             boundary=commune.boundary,
@@ -285,9 +279,9 @@ class CatalogueService:
     # -- helpers --------------------------------------------------------------------------------------------------
 
     async def _require_commune(self, code: str) -> None:
-        if await repository.commune_names(self.session, [code]):
+        if await repository.commune_names(self.reader, [code]):
             return
-        former = await repository.former_unit(self.session, code)
+        former = await repository.former_unit(self.reader, code)
         hint = f" ({code} is a pre-2025 code, now part of {former.commune_code})" if former else ""
         message = f"commune {code} is not a 2025 commune code{hint}"
         raise InvalidParameter(message, errors=[{"field": "commune", "source": "query", "message": message}])
@@ -315,7 +309,7 @@ class CatalogueService:
         picked = pick({"vi": commune.name, "en": commune.name_en}, self.locale)
         return picked if picked is not None else (commune.name, "vi")
 
-    def _commune_fields(self, commune: Commune) -> dict[str, Any]:
+    def _commune_fields(self, commune: CommuneRow) -> dict[str, Any]:
         name, name_locale = self._commune_name(commune)
         return {
             "code": commune.code,
@@ -328,7 +322,7 @@ class CatalogueService:
             "bbox": [commune.min_lon, commune.min_lat, commune.max_lon, commune.max_lat],
         }
 
-    def _commune_summary(self, commune: Commune) -> CommuneSummary:
+    def _commune_summary(self, commune: CommuneRow) -> CommuneSummary:
         return CommuneSummary(**self._commune_fields(commune))
 
     def _summaries(self, rows: Sequence[SummaryRow], distances: dict[int, float]) -> list[DestinationSummary]:
