@@ -48,7 +48,8 @@ KIND_PRIORITY = {
 class SummaryRow(Protocol):
     """The columns of a destination that lists and map features show, plus display names: ``n0``, ``n1``... are its
     names in the locales of the requested fallback chain (``None`` where it has none) and ``commune_name``,
-    ``commune_name_en``, ``commune_unit_type`` its commune's (``None`` without a commune)."""
+    ``commune_name_en``, ``commune_unit_type`` its commune's (``None`` without a commune). The columns come in this
+    order (``CatalogueService._summaries`` unpacks them by position), ``n0``... last."""
 
     id: int | None
     slug: str
@@ -122,6 +123,11 @@ def _filtered(has_kinds: bool, has_commune: bool, boxes: int, chain: int) -> Sel
         _COMMUNE.c.unit_type.label("commune_unit_type"),
         *(_name_in(i) for i in range(min(chain, MAX_CHAIN))),
     ).select_from(_DESTINATION.outerjoin(_COMMUNE, _COMMUNE.c.code == _DESTINATION.c.commune_code))
+    return _where(query, has_kinds, has_commune, boxes)
+
+
+def _where(query: Select[Any], has_kinds: bool, has_commune: bool, boxes: int) -> Select[Any]:
+    """``query`` restricted by the filters of ``_filter_parameters`` (kinds, commune, ``boxes`` boxes)."""
     if has_kinds:
         query = query.where(col(Destination.kind).in_(bindparam("kinds", expanding=True)))
     if has_commune:
@@ -186,12 +192,43 @@ async def list_destinations(
     return await _summary_rows(reader, query, parameters)
 
 
-async def destinations_in_boxes(
-    reader: Reader, *, kinds: Sequence[str], commune: str | None, boxes: Sequence[Box], chain: Sequence[str]
-) -> Sequence[SummaryRow]:
-    """Every destination inside all ``boxes`` (the candidates of a radius query), names along ``chain``."""
-    query = _filtered(bool(kinds), bool(commune), len(boxes), len(chain))
-    return await _summary_rows(reader, query, _filter_parameters(kinds, commune, boxes, chain))
+class PointRow(Protocol):
+    """A destination's id and position (WGS84 degrees)."""
+
+    id: int
+    lat: float
+    lon: float
+
+
+@lru_cache(maxsize=16)
+def _points_statement(has_kinds: bool, has_commune: bool, boxes: int) -> Select[Any]:
+    return _where(sa_select(_DESTINATION.c.id, _DESTINATION.c.lat, _DESTINATION.c.lon), has_kinds, has_commune, boxes)
+
+
+async def points_in_boxes(
+    reader: Reader, *, kinds: Sequence[str], commune: str | None, boxes: Sequence[Box]
+) -> Sequence[PointRow]:
+    """Id and position of every destination inside all ``boxes`` (the candidates of a radius query): the few columns
+    a distance ranking needs, so that only the page's rows are read in full (``summaries_by_id``)."""
+    query = _points_statement(bool(kinds), bool(commune), len(boxes))
+    return cast(
+        "Sequence[PointRow]", (await reader.execute(query, _filter_parameters(kinds, commune, boxes, ()))).all()
+    )
+
+
+@lru_cache(maxsize=8)
+def _summaries_by_id_statement(chain: int) -> Select[Any]:
+    return _filtered(False, False, 0, chain).where(_DESTINATION.c.id.in_(bindparam("ids", expanding=True)))
+
+
+async def summaries_by_id(reader: Reader, ids: Sequence[int], chain: Sequence[str]) -> dict[int, SummaryRow]:
+    """Summary rows of the destinations with these ids (names along ``chain``), by id; absent ids are left out."""
+    if not ids:
+        return {}
+    parameters = _filter_parameters((), None, (), chain)
+    parameters["ids"] = list(ids)
+    rows = await _summary_rows(reader, _summaries_by_id_statement(len(chain)), parameters)
+    return {row.id or 0: row for row in rows}
 
 
 @lru_cache(maxsize=16)

@@ -7,10 +7,10 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from src.guide import repository
-from src.guide.geo import Box, circle_box, haversine_m
+from src.guide.geo import Box, circle_box, distances_m
 from src.guide.names import fold
 from src.guide.repository import CommuneName, CommuneRow, SummaryRow
 from src.guide.schemas import (
@@ -44,16 +44,6 @@ COMMUNE_CODE = re.compile(r"[0-9]{5}")
 MAX_RADIUS_KM = 300.0
 
 
-@dataclass
-class _CommuneColumns:
-    """A commune's names as a summary row carries them (satisfies ``CommuneName``)."""
-
-    code: str
-    name: str
-    name_en: str
-    unit_type: str
-
-
 @dataclass(frozen=True)
 class Near:
     """A radius filter: points within ``radius_km`` kilometres of (``lat``, ``lon``), WGS84 degrees."""
@@ -82,6 +72,8 @@ class CatalogueService:
         self.reader = reader
         self.locale = locale
         self.chain = fallback_chain(locale)
+        #: Communes are named in Vietnamese and English only: the first of the two along the chain.
+        self.commune_in_english = next(c for c in self.chain if c in ("vi", "en")) == "en"
 
     # -- destinations ---------------------------------------------------------------------------------------------
 
@@ -117,27 +109,24 @@ class CatalogueService:
 
         near = query.near
         radius_m = near.radius_km * 1000.0
-        candidates = await repository.destinations_in_boxes(
+        candidates = await repository.points_in_boxes(
             self.reader,
             kinds=query.kinds,
             commune=query.commune,
             boxes=[*boxes, circle_box(near.lat, near.lon, radius_m)],
-            chain=self.chain,
         )
-        ranked = sorted(
-            (d, row.id or 0, row)
-            for row in candidates
-            if (d := haversine_m(near.lat, near.lon, row.lat, row.lon)) <= radius_m
-        )
+        distances_to = distances_m(near.lat, near.lon, [(point.lat, point.lon) for point in candidates])
+        ranked = sorted((d, point.id) for d, point in zip(distances_to, candidates, strict=True) if d <= radius_m)
         if query.cursor:
-            last_distance, last_id = decode_cursor(query.cursor, fingerprint, ((int, float), int))
-            ranked = [entry for entry in ranked if (entry[0], entry[1]) > (last_distance, last_id)]
+            last = tuple(decode_cursor(query.cursor, fingerprint, ((int, float), int)))
+            ranked = [entry for entry in ranked if entry > last]
         page_entries = ranked[: query.limit]
-        distances = {row.id or 0: d for d, _, row in page_entries}
-        items = self._summaries([row for _, _, row in page_entries], distances)
+        by_id = await repository.summaries_by_id(self.reader, [row_id for _, row_id in page_entries], self.chain)
+        distances = {row_id: d for d, row_id in page_entries}
+        items = self._summaries([by_id[row_id] for _, row_id in page_entries if row_id in by_id], distances)
         next_cursor = None
         if len(ranked) > query.limit and page_entries:
-            d, row_id, _ = page_entries[-1]
+            d, row_id = page_entries[-1]
             next_cursor = encode_cursor(fingerprint, [d, row_id])
         return DestinationPage(items=items, next_cursor=next_cursor)
 
@@ -298,9 +287,10 @@ class CatalogueService:
         """The reference to the row's commune, from its ``commune_*`` columns (``None`` without a commune)."""
         if row.commune_code is None or row.commune_name is None:
             return None
-        name, name_locale = self._commune_name(
-            _CommuneColumns(row.commune_code, row.commune_name, row.commune_name_en or "", row.commune_unit_type or "")
-        )
+        if self.commune_in_english:
+            name, name_locale = row.commune_name_en or "", "en"
+        else:
+            name, name_locale = row.commune_name, "vi"
         return CommuneRef(
             code=row.commune_code, name=name, name_locale=name_locale, unit_type=row.commune_unit_type or ""
         )
@@ -326,20 +316,39 @@ class CatalogueService:
         return CommuneSummary(**self._commune_fields(commune))
 
     def _summaries(self, rows: Sequence[SummaryRow], distances: dict[int, float]) -> list[DestinationSummary]:
+        """Summaries of ``rows`` (columns unpacked by position, see ``repository.SUMMARY_COLUMNS``: a 100-item page
+        pays for its attribute lookups), with ``distance_m`` where ``distances`` (by id, metres) has one."""
+        chain = self.chain[: repository.MAX_CHAIN]
+        in_english = self.commune_in_english
         items = []
         for row in rows:
-            name, name_locale = self._name(row)
-            distance = distances.get(row.id or 0)
+            (
+                row_id, slug, kind, name, name_locale, lat, lon, elevation_m, commune_code, flags,
+                commune_name, commune_name_en, commune_unit_type, *names,
+            ) = cast("tuple[Any, ...]", row)  # fmt: skip
+            for translated, locale in zip(names, chain, strict=False):
+                if translated is not None:
+                    name, name_locale = translated, locale
+                    break
+            commune = None
+            if commune_code is not None and commune_name is not None:
+                commune = CommuneRef(
+                    code=commune_code,
+                    name=(commune_name_en or "") if in_english else commune_name,
+                    name_locale="en" if in_english else "vi",
+                    unit_type=commune_unit_type or "",
+                )
+            distance = distances.get(row_id or 0)
             items.append(
                 DestinationSummary(
-                    slug=row.slug,
-                    kind=row.kind,
+                    slug=slug,
+                    kind=kind,
                     name=name,
                     name_locale=name_locale,
-                    location=Location(lat=row.lat, lon=row.lon),
-                    commune=self._row_commune(row),
-                    elevation_m=row.elevation_m,
-                    quality_flags=list(row.quality_flags),
+                    location=Location(lat=lat, lon=lon),
+                    commune=commune,
+                    elevation_m=elevation_m,
+                    quality_flags=list(flags),
                     distance_m=None if distance is None else math.floor(distance + 0.5),
                 )
             )

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import DateTime, event, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection, Dialect, Engine, Result
@@ -144,6 +145,8 @@ class ReadPath:
       transaction would add no consistency; a connection broken by a server restart fails one request and the
       pool is invalidated.
 
+    JSON columns are decoded with ``msgspec`` (several times faster than ``json.loads`` on the small lists read here).
+
     Never write through a reader: the PostgreSQL one commits each statement.
     """
 
@@ -152,13 +155,23 @@ class ReadPath:
         self.async_engine: AsyncEngine | None = None
         if url.startswith("sqlite"):
             sync_url = url.replace("sqlite+aiosqlite:", "sqlite+pysqlite:", 1)
-            engine = create_sync_engine(sync_url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+            engine = create_sync_engine(
+                sync_url,
+                echo=echo,
+                json_deserializer=msgspec.json.decode,
+                connect_args={"timeout": 30, "check_same_thread": False},
+            )
             event.listen(engine, "connect", _sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_begin_deferred)
             self.sync_engine = engine
         else:
             self.async_engine = create_async_engine(
-                url, echo=echo, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=10
+                url,
+                echo=echo,
+                isolation_level="AUTOCOMMIT",
+                json_deserializer=msgspec.json.decode,
+                pool_size=10,
+                max_overflow=10,
             )
 
     @asynccontextmanager
