@@ -7,6 +7,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -160,4 +161,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=settings.debug,
     )
     document_public_routes(app)
+    if settings.response_cache_seconds <= 0:
+        _uncache_routes(app)
     return app
+
+
+def _uncache_routes(app: Litestar) -> None:
+    """With the response cache off, no route asks the store for a cached copy (Litestar looks one up for every
+    ``cache=True`` route even when nothing can have been stored)."""
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                handler.cache = False

@@ -228,7 +228,7 @@ async def summaries_by_id(reader: Reader, ids: Sequence[int], chain: Sequence[st
     parameters = _filter_parameters((), None, (), chain)
     parameters["ids"] = list(ids)
     rows = await _summary_rows(reader, _summaries_by_id_statement(len(chain)), parameters)
-    return {row.id or 0: row for row in rows}
+    return {cast("tuple[int, ...]", row)[0]: row for row in rows}
 
 
 @lru_cache(maxsize=16)

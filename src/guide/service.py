@@ -115,8 +115,10 @@ class CatalogueService:
             commune=query.commune,
             boxes=[*boxes, circle_box(near.lat, near.lon, radius_m)],
         )
-        distances_to = distances_m(near.lat, near.lon, [(point.lat, point.lon) for point in candidates])
-        ranked = sorted((d, point.id) for d, point in zip(distances_to, candidates, strict=True) if d <= radius_m)
+        # Rows are unpacked by position (id, lat, lon): a Row's attribute lookup costs ~0.3 µs, times hundreds.
+        points = [(point_id, lat, lon) for point_id, lat, lon in cast("Sequence[tuple[int, float, float]]", candidates)]
+        distances_to = distances_m(near.lat, near.lon, [(lat, lon) for _, lat, lon in points])
+        ranked = sorted((d, point[0]) for d, point in zip(distances_to, points, strict=True) if d <= radius_m)
         if query.cursor:
             last = tuple(decode_cursor(query.cursor, fingerprint, ((int, float), int)))
             ranked = [entry for entry in ranked if entry > last]

@@ -162,7 +162,6 @@ class ReadPath:
                 connect_args={"timeout": 30, "check_same_thread": False},
             )
             event.listen(engine, "connect", _sqlite_on_connect)
-            event.listen(engine, "begin", _sqlite_begin_deferred)
             self.sync_engine = engine
         else:
             self.async_engine = create_async_engine(
@@ -178,8 +177,16 @@ class ReadPath:
     async def connect(self) -> AsyncIterator[Reader]:
         """A reader for one request; its connection goes back to the pool when the block ends."""
         if self.sync_engine is not None:
-            with self.sync_engine.connect() as connection, connection.begin():
-                yield _SyncReader(connection)
+            with self.sync_engine.connect() as connection:
+                # The snapshot is opened and ended on the driver connection itself: pysqlite's own transaction
+                # handling is off (isolation_level None), so SQLAlchemy's autobegin emits nothing.
+                driver = connection.connection.driver_connection
+                assert driver is not None
+                driver.execute("BEGIN")
+                try:
+                    yield _SyncReader(connection)
+                finally:
+                    driver.execute("ROLLBACK")
             return
         assert self.async_engine is not None
         async with self.async_engine.connect() as async_connection:
