@@ -27,7 +27,7 @@ from src.kernel.health import HealthController
 from src.kernel.jobs import JobRegistry, JobSystem
 from src.kernel.jobs import bind as bind_jobs
 from src.kernel.logs import logging_config
-from src.kernel.middleware import InputGuardMiddleware, LocaleMiddleware
+from src.kernel.middleware import RequestPipelineMiddleware
 from src.kernel.rate_limits import RateLimiter
 from src.kernel.security import SecurityHeaders, SecurityMiddleware, TrustedProxies, cors_config
 
@@ -136,9 +136,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         middleware=[
             SecurityMiddleware(limiter, proxies),
-            InputGuardMiddleware(),
-            LocaleMiddleware(),
-            HttpCacheMiddleware(max_age=settings.cache_max_age),
+            # Input guard, then locale, then ETag/gzip of GETs under /v1/, in one layer.
+            RequestPipelineMiddleware(HttpCacheMiddleware(max_age=settings.cache_max_age)),
         ],
         response_cache_config=response_cache_config(settings.response_cache_seconds),
         exception_handlers=EXCEPTION_HANDLERS,

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -52,6 +53,16 @@ def none_match(if_none_match: str, etag: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=256)
+def _accepts_gzip_memo(accept_encoding: str) -> bool:
+    return accepts_gzip(accept_encoding)
+
+
+def accepts_gzip_cached(accept_encoding: str) -> bool:
+    """``accepts_gzip``, memoised for the few short headers clients send."""
+    return _accepts_gzip_memo(accept_encoding) if len(accept_encoding) <= 256 else accepts_gzip(accept_encoding)
+
+
 def accepts_gzip(accept_encoding: str) -> bool:
     """True when ``Accept-Encoding`` allows gzip (RFC 9110 §12.5.3): ``gzip``/``x-gzip`` with a non-zero weight, or
     else ``*`` with one (``*`` covers only codings the header does not name: ``gzip;q=0, *`` refuses gzip)."""
@@ -79,8 +90,20 @@ class HttpCacheMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
             return
         request_headers = dict(scope.get("headers", []))
-        if_none_match = request_headers.get(b"if-none-match", b"").decode("latin-1")
-        gzip_ok = accepts_gzip(request_headers.get(b"accept-encoding", b"").decode("latin-1"))
+        await self.serve(
+            scope,
+            receive,
+            send,
+            next_app,
+            request_headers.get(b"if-none-match", b"").decode("latin-1"),
+            request_headers.get(b"accept-encoding", b"").decode("latin-1"),
+        )
+
+    async def serve(
+        self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp, if_none_match: str, accept_encoding: str
+    ) -> None:
+        """Run ``next_app`` for a GET under ``/v1/`` with the request's ``If-None-Match`` and ``Accept-Encoding``."""
+        gzip_ok = accepts_gzip_cached(accept_encoding)
         start: HTTPResponseStartEvent | None = None
         chunks: list[bytes] = []
 

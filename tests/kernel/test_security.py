@@ -24,13 +24,13 @@ from src.kernel.rate_limits import AUTH_RATE_LIMIT, SweptMemoryStorage
 from src.kernel.security import TrustedProxies
 
 
-@post("/v1/test-login", opt=AUTH_RATE_LIMIT, responses=problem_responses(413), status_code=200)
+@post("/v1/test-login", opt=AUTH_RATE_LIMIT, responses=problem_responses(413), status_code=200, security=[])
 async def fake_login(data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
     """Stands in for ``/v1/auth/login`` (built on another branch): it opts in to the strict limit in one line."""
     return {"echo": len(data)}
 
 
-@post("/v1/test-echo", responses=problem_responses(413), status_code=200)
+@post("/v1/test-echo", responses=problem_responses(413), status_code=200, security=[])
 async def echo(data: JSONBody[dict[str, Any]]) -> dict[str, int]:
     return {"keys": len(data)}
 
