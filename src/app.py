@@ -7,6 +7,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,14 +20,14 @@ from src.kernel.auth.signing_key import resolve_signing_key
 from src.kernel.auth.tokens import TokenCodec
 from src.kernel.caching import SWEEP_RESPONSE_CACHE, HttpCacheMiddleware, build_stores, response_cache_config
 from src.kernel.config import Settings
-from src.kernel.db import create_engine
-from src.kernel.deps import provide_locale, provide_session
+from src.kernel.db import ReadPath, create_engine
+from src.kernel.deps import provide_locale, provide_reader, provide_session
 from src.kernel.errors import EXCEPTION_HANDLERS, JSONRequest
 from src.kernel.health import HealthController
 from src.kernel.jobs import JobRegistry, JobSystem
 from src.kernel.jobs import bind as bind_jobs
 from src.kernel.logs import logging_config
-from src.kernel.middleware import InputGuardMiddleware, LocaleMiddleware
+from src.kernel.middleware import RequestPipelineMiddleware
 from src.kernel.rate_limits import RateLimiter
 from src.kernel.security import SecurityHeaders, SecurityMiddleware, TrustedProxies, cors_config
 
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     url = settings.effective_database_url
     engine = create_engine(url)
     read_engine = create_engine(url, read_only=True) if settings.is_sqlite else engine
+    read_path = ReadPath(url)
     redis: Redis | None = Redis.from_url(settings.redis_url) if settings.redis_url else None
     limiter = RateLimiter.from_settings(settings)
     proxies = TrustedProxies(settings.trusted_proxy_networks)
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await engine.dispose()
         if read_engine is not engine:
             await read_engine.dispose()
+        await read_path.dispose()
         if redis is not None:
             await redis.aclose()
         await limiter.close()
@@ -106,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "settings": settings,
         "engine": engine,
         "read_engine": read_engine,
+        "read_path": read_path,
         "redis": redis,
         "rate_limiter": limiter,
         "jobs": jobs,
@@ -125,12 +129,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         # Not named "locale": Litestar takes an invalid body field named like a dependency for a failed dependency
         # and answers 500 (register and the editors' translations have a "locale" field).
-        dependencies={"session": Provide(provide_session), "response_locale": Provide(provide_locale)},
+        dependencies={
+            "session": Provide(provide_session),
+            "reader": Provide(provide_reader),
+            "response_locale": Provide(provide_locale),
+        },
         middleware=[
             SecurityMiddleware(limiter, proxies),
-            InputGuardMiddleware(),
-            LocaleMiddleware(),
-            HttpCacheMiddleware(max_age=settings.cache_max_age),
+            # Input guard, then locale, then ETag/gzip of GETs under /v1/, in one layer.
+            RequestPipelineMiddleware(HttpCacheMiddleware(max_age=settings.cache_max_age)),
         ],
         response_cache_config=response_cache_config(settings.response_cache_seconds),
         exception_handlers=EXCEPTION_HANDLERS,
@@ -154,4 +161,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=settings.debug,
     )
     document_public_routes(app)
+    if settings.response_cache_seconds <= 0:
+        _uncache_routes(app)
     return app
+
+
+def _uncache_routes(app: Litestar) -> None:
+    """With the response cache off, no route asks the store for a cached copy (Litestar looks one up for every
+    ``cache=True`` route even when nothing can have been stored)."""
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                handler.cache = False

@@ -1,13 +1,23 @@
 """How the catalogue service is provided to controllers."""
 
+from collections.abc import AsyncIterator
+
+from litestar.datastructures import State
 from litestar.di import NamedDependency
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.guide.service import CatalogueService
+from src.kernel.db import ReadPath
 
 
 async def provide_catalogue_service(
-    session: NamedDependency[AsyncSession], response_locale: NamedDependency[str]
-) -> CatalogueService:
-    """A ``CatalogueService`` bound to the request's session and negotiated locale."""
-    return CatalogueService(session, response_locale)
+    state: State, response_locale: NamedDependency[str]
+) -> AsyncIterator[CatalogueService]:
+    """A ``CatalogueService`` bound to a reader of the request (``src.kernel.db.ReadPath``, no ORM session) and
+    the negotiated locale; the reader's connection goes back to the pool after the response.
+
+    The reader is opened here rather than taken as a second dependency: Litestar resolves two dependencies of one
+    level concurrently in an anyio task group, which cost more than the whole indexed read (issue 5 §6).
+    """
+    read_path: ReadPath = state.read_path
+    async with read_path.connect() as reader:
+        yield CatalogueService(reader, response_locale)

@@ -6,6 +6,7 @@ Distances use the haversine formula on a sphere of the IUGG mean Earth radius (6
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from src.kernel.errors import InvalidParameter
@@ -31,6 +32,21 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dphi, dlmb = phi2 - phi1, math.radians(lon2 - lon1)
     a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def distances_m(lat: float, lon: float, points: Iterable[tuple[float, float]]) -> list[float]:
+    """``haversine_m`` from (``lat``, ``lon``) to each (lat, lon) of ``points``, bit for bit, with the origin's terms
+    computed once (a radius query ranks hundreds of candidates per request)."""
+    radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
+    phi1 = radians(lat)
+    cos_phi1 = cos(phi1)
+    diameter = 2 * EARTH_RADIUS_M
+    out = []
+    for lat2, lon2 in points:
+        phi2 = radians(lat2)
+        a = sin((phi2 - phi1) / 2) ** 2 + cos_phi1 * cos(phi2) * sin(radians(lon2 - lon) / 2) ** 2
+        out.append(diameter * asin(min(1.0, sqrt(a))))
+    return out
 
 
 def circle_box(lat: float, lon: float, radius_m: float) -> Box:

@@ -1,20 +1,22 @@
-"""All SQL of the catalogue. Functions take the request's session and return model rows or light column rows.
+"""All SQL of the catalogue. Functions take the request's ``Reader`` (``src.kernel.db.ReadPath``) and return light
+column rows (SQLAlchemy Core rows typed by the protocols below).
 
-Reads on the hot path are Core selects of the needed columns, one statement per list and two per detail: each
-statement costs about 0.3-0.7 ms of SQLAlchemy and driver work whatever it returns (profiled, issue 5 §6), so a
+Every statement is built once (at import, or once per filter shape through ``lru_cache``) with bind parameters for
+every value, so no statement is constructed, no cache key computed and nothing compiled per request. Reads are one
+statement per list and two per detail (profiled, issue 5 §6: each statement has a fixed cost whatever it returns), so a
 summary row carries its display names (one correlated subquery per locale of the fallback chain) and its commune's
 names (a left join) instead of two more queries per page.
 """
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Integer, Select, String, case, literal, null, or_, union_all
+from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, case, literal, null, or_, union_all
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import defer
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.sql import Executable
+from sqlmodel import col
 
 from src.guide.geo import Box
 from src.guide.models import (
@@ -25,6 +27,7 @@ from src.guide.models import (
     DestinationSource,
     DestinationTranslation,
 )
+from src.kernel.db import Reader
 
 #: Map features come first by what a visitor looks for, so that a truncated map keeps the landmarks.
 KIND_PRIORITY = {
@@ -45,7 +48,8 @@ KIND_PRIORITY = {
 class SummaryRow(Protocol):
     """The columns of a destination that lists and map features show, plus display names: ``n0``, ``n1``... are its
     names in the locales of the requested fallback chain (``None`` where it has none) and ``commune_name``,
-    ``commune_name_en``, ``commune_unit_type`` its commune's (``None`` without a commune)."""
+    ``commune_name_en``, ``commune_unit_type`` its commune's (``None`` without a commune). The columns come in this
+    order (``CatalogueService._summaries`` unpacks them by position), ``n0``... last."""
 
     id: int | None
     slug: str
@@ -94,44 +98,82 @@ _SOURCE = DestinationSource.__table__  # type: ignore[attr-defined]
 MAX_CHAIN = 4
 
 
-def _name_in(locale: str, label: str) -> ColumnElement[Any]:
-    """The destination's name in ``locale`` (``NULL`` when it has none), as a correlated scalar subquery."""
+def _name_in(index: int) -> ColumnElement[Any]:
+    """The destination's name in the locale bound to ``l<index>`` (``NULL`` when it has none), labelled
+    ``n<index>``, as a correlated scalar subquery."""
     return (
         sa_select(_TRANSLATION.c.name)
-        .where(_TRANSLATION.c.destination_id == _DESTINATION.c.id, _TRANSLATION.c.locale == locale)
+        .where(_TRANSLATION.c.destination_id == _DESTINATION.c.id, _TRANSLATION.c.locale == bindparam(f"l{index}"))
         .scalar_subquery()
-        .label(label)
+        .label(f"n{index}")
     )
 
 
-def _filtered(kinds: Sequence[str], commune: str | None, boxes: Sequence[Box], chain: Sequence[str]) -> Select[Any]:
-    """Summary columns, names along ``chain`` (``n0``...) and commune names of the destinations matching filters."""
+@lru_cache(maxsize=64)
+def _filtered(has_kinds: bool, has_commune: bool, boxes: int, chain: int) -> Select[Any]:
+    """Summary columns, names along the chain (``n0``...) and commune names of the destinations matching filters.
+
+    Built once per shape, every value a bind parameter (``_filter_parameters``): the statement and its cache key
+    are made once and SQLAlchemy's compiled cache always hits.
+    """
     query: Select[Any] = sa_select(  # type: ignore[assignment]
         *(col(column) for column in _SUMMARY_COLUMNS),
         _COMMUNE.c.name.label("commune_name"),
         _COMMUNE.c.name_en.label("commune_name_en"),
         _COMMUNE.c.unit_type.label("commune_unit_type"),
-        *(_name_in(locale, f"n{i}") for i, locale in enumerate(chain[:MAX_CHAIN])),
+        *(_name_in(i) for i in range(min(chain, MAX_CHAIN))),
     ).select_from(_DESTINATION.outerjoin(_COMMUNE, _COMMUNE.c.code == _DESTINATION.c.commune_code))
-    if kinds:
-        query = query.where(col(Destination.kind).in_(kinds))
-    if commune:
-        query = query.where(col(Destination.commune_code) == commune)
-    for box in boxes:
+    return _where(query, has_kinds, has_commune, boxes)
+
+
+def _where(query: Select[Any], has_kinds: bool, has_commune: bool, boxes: int) -> Select[Any]:
+    """``query`` restricted by the filters of ``_filter_parameters`` (kinds, commune, ``boxes`` boxes)."""
+    if has_kinds:
+        query = query.where(col(Destination.kind).in_(bindparam("kinds", expanding=True)))
+    if has_commune:
+        query = query.where(col(Destination.commune_code) == bindparam("commune"))
+    for i in range(boxes):
         query = query.where(
-            col(Destination.lat).between(box.min_lat, box.max_lat),
-            col(Destination.lon).between(box.min_lon, box.max_lon),
+            col(Destination.lat).between(bindparam(f"b{i}_min_lat"), bindparam(f"b{i}_max_lat")),
+            col(Destination.lon).between(bindparam(f"b{i}_min_lon"), bindparam(f"b{i}_max_lon")),
         )
     return query
 
 
-async def _summary_rows(session: AsyncSession, query: Select[Any]) -> Sequence[SummaryRow]:
-    connection = await session.connection()
-    return cast("Sequence[SummaryRow]", (await connection.execute(query)).all())
+def _filter_parameters(
+    kinds: Sequence[str], commune: str | None, boxes: Sequence[Box], chain: Sequence[str]
+) -> dict[str, Any]:
+    """The bind parameters of ``_filtered`` for these filter values."""
+    parameters: dict[str, Any] = {f"l{i}": locale for i, locale in enumerate(chain[:MAX_CHAIN])}
+    if kinds:
+        parameters["kinds"] = list(kinds)
+    if commune:
+        parameters["commune"] = commune
+    for i, box in enumerate(boxes):
+        parameters[f"b{i}_min_lat"] = box.min_lat
+        parameters[f"b{i}_max_lat"] = box.max_lat
+        parameters[f"b{i}_min_lon"] = box.min_lon
+        parameters[f"b{i}_max_lon"] = box.max_lon
+    return parameters
+
+
+async def _summary_rows(reader: Reader, query: Select[Any], parameters: dict[str, Any]) -> Sequence[SummaryRow]:
+    return cast("Sequence[SummaryRow]", (await reader.execute(query, parameters)).all())
+
+
+_LIMIT = bindparam("limit", type_=Integer)
+
+
+@lru_cache(maxsize=64)
+def _list_statement(has_kinds: bool, has_commune: bool, boxes: int, chain: int, after: bool) -> Select[Any]:
+    query = _filtered(has_kinds, has_commune, boxes, chain)
+    if after:
+        query = query.where(col(Destination.slug) > bindparam("after_slug"))
+    return query.order_by(col(Destination.slug)).limit(_LIMIT)
 
 
 async def list_destinations(
-    session: AsyncSession,
+    reader: Reader,
     *,
     kinds: Sequence[str],
     commune: str | None,
@@ -142,29 +184,70 @@ async def list_destinations(
 ) -> Sequence[SummaryRow]:
     """Destinations matching every filter (all ``boxes`` must contain the point), by slug, after ``after_slug``;
     names along the locale fallback ``chain``."""
-    query = _filtered(kinds, commune, boxes, chain)
+    query = _list_statement(bool(kinds), bool(commune), len(boxes), len(chain), after_slug is not None)
+    parameters = _filter_parameters(kinds, commune, boxes, chain)
+    parameters["limit"] = limit
     if after_slug is not None:
-        query = query.where(col(Destination.slug) > after_slug)
-    return await _summary_rows(session, query.order_by(col(Destination.slug)).limit(limit))
+        parameters["after_slug"] = after_slug
+    return await _summary_rows(reader, query, parameters)
 
 
-async def destinations_in_boxes(
-    session: AsyncSession, *, kinds: Sequence[str], commune: str | None, boxes: Sequence[Box], chain: Sequence[str]
-) -> Sequence[SummaryRow]:
-    """Every destination inside all ``boxes`` (the candidates of a radius query), names along ``chain``."""
-    return await _summary_rows(session, _filtered(kinds, commune, boxes, chain))
+class PointRow(Protocol):
+    """A destination's id and position (WGS84 degrees)."""
+
+    id: int
+    lat: float
+    lon: float
+
+
+@lru_cache(maxsize=16)
+def _points_statement(has_kinds: bool, has_commune: bool, boxes: int) -> Select[Any]:
+    return _where(sa_select(_DESTINATION.c.id, _DESTINATION.c.lat, _DESTINATION.c.lon), has_kinds, has_commune, boxes)
+
+
+async def points_in_boxes(
+    reader: Reader, *, kinds: Sequence[str], commune: str | None, boxes: Sequence[Box]
+) -> Sequence[PointRow]:
+    """Id and position of every destination inside all ``boxes`` (the candidates of a radius query): the few columns
+    a distance ranking needs, so that only the page's rows are read in full (``summaries_by_id``)."""
+    query = _points_statement(bool(kinds), bool(commune), len(boxes))
+    return cast(
+        "Sequence[PointRow]", (await reader.execute(query, _filter_parameters(kinds, commune, boxes, ()))).all()
+    )
+
+
+@lru_cache(maxsize=8)
+def _summaries_by_id_statement(chain: int) -> Select[Any]:
+    return _filtered(False, False, 0, chain).where(_DESTINATION.c.id.in_(bindparam("ids", expanding=True)))
+
+
+async def summaries_by_id(reader: Reader, ids: Sequence[int], chain: Sequence[str]) -> dict[int, SummaryRow]:
+    """Summary rows of the destinations with these ids (names along ``chain``), by id; absent ids are left out."""
+    if not ids:
+        return {}
+    parameters = _filter_parameters((), None, (), chain)
+    parameters["ids"] = list(ids)
+    rows = await _summary_rows(reader, _summaries_by_id_statement(len(chain)), parameters)
+    return {cast("tuple[int, ...]", row)[0]: row for row in rows}
+
+
+@lru_cache(maxsize=16)
+def _map_statement(has_kinds: bool, chain: int) -> Select[Any]:
+    priority = case(KIND_PRIORITY, value=Destination.kind, else_=len(KIND_PRIORITY))
+    query = _filtered(has_kinds, False, 1, chain).order_by(
+        priority, col(Destination.population).desc().nulls_last(), col(Destination.id)
+    )
+    return query.limit(_LIMIT)
 
 
 async def map_features(
-    session: AsyncSession, *, kinds: Sequence[str], box: Box, limit: int, chain: Sequence[str]
+    reader: Reader, *, kinds: Sequence[str], box: Box, limit: int, chain: Sequence[str]
 ) -> Sequence[SummaryRow]:
     """Up to ``limit`` destinations inside ``box``, landmarks first (``KIND_PRIORITY``), then larger places; names
     along ``chain``."""
-    priority = case(KIND_PRIORITY, value=Destination.kind, else_=len(KIND_PRIORITY))
-    query = _filtered(kinds, None, [box], chain).order_by(
-        priority, col(Destination.population).desc().nulls_last(), col(Destination.id)
-    )
-    return await _summary_rows(session, query.limit(limit))
+    parameters = _filter_parameters(kinds, None, [box], chain)
+    parameters["limit"] = limit
+    return await _summary_rows(reader, _map_statement(bool(kinds), len(chain)), parameters)
 
 
 class DetailRow(SummaryRow, Protocol):
@@ -218,25 +301,29 @@ _DETAIL_COLUMNS = (
 )
 
 
-async def get_destination(session: AsyncSession, slug: str) -> DetailRow | None:
+_DETAIL = (
+    _filtered(False, False, 0, 0)
+    .add_columns(*(col(column) for column in _DETAIL_COLUMNS))
+    .where(col(Destination.slug) == bindparam("slug"))
+)
+
+
+async def get_destination(reader: Reader, slug: str) -> DetailRow | None:
     """The detail columns of the destination with this slug and its commune's names (one statement), or ``None``.
 
     Its translated names are not selected here (``n0``... are absent): ``detail_parts`` reads all of them.
     """
-    query = _filtered((), None, (), ()).add_columns(*(col(column) for column in _DETAIL_COLUMNS))
-    row = (await (await session.connection()).execute(query.where(col(Destination.slug) == slug))).first()
-    return cast("DetailRow | None", row)
+    return cast("DetailRow | None", (await reader.execute(_DETAIL, {"slug": slug})).first())
 
 
 def _text(column: Any = None) -> ColumnElement[Any]:
     return sql_cast(null(), String) if column is None else sql_cast(column, String)
 
 
-async def detail_parts(session: AsyncSession, destination_id: int) -> Sequence[DetailPart]:
-    """Every translation, alias and merged source record of a destination in one statement (``DetailPart``
-    rows); aliases in import order (``ord``), the rest unordered."""
+def _detail_parts_statement() -> Executable:
+    destination_id = bindparam("destination_id", type_=Integer)
 
-    def part(tag: str, ord_: Any, table: Any, fk: Any, *columns: Any) -> Select[Any]:
+    def part(tag: str, ord_: Any, fk: Any, *columns: Any) -> Select[Any]:
         padded = [_text(c) for c in columns] + [_text() for _ in range(7 - len(columns))]
         labelled = [c.label(name) for c, name in zip(padded, "abcdefg", strict=True)]
         return sa_select(literal(tag).label("part"), sql_cast(ord_, Integer).label("ord"), *labelled).where(
@@ -244,13 +331,12 @@ async def detail_parts(session: AsyncSession, destination_id: int) -> Sequence[D
         )
 
     t, a, s = _TRANSLATION.c, _ALIAS.c, _SOURCE.c
-    query = union_all(
-        part("t", literal(0), _TRANSLATION, t.destination_id, t.locale, t.name),
-        part("a", a.id, _ALIAS, a.destination_id, a.alias, a.lang, a.alias_kind),
+    return union_all(
+        part("t", literal(0), t.destination_id, t.locale, t.name),
+        part("a", a.id, a.destination_id, a.alias, a.lang, a.alias_kind),
         part(
             "s",
             literal(0),
-            _SOURCE,
             s.destination_id,
             s.source,
             s.source_id,
@@ -261,56 +347,119 @@ async def detail_parts(session: AsyncSession, destination_id: int) -> Sequence[D
             s.note,
         ),
     )
-    return cast("Sequence[DetailPart]", (await (await session.connection()).execute(query)).all())
 
 
-async def slugs_by_source_id(session: AsyncSession, source_ids: Sequence[str]) -> dict[str, str]:
+_DETAIL_PARTS = _detail_parts_statement()
+
+
+async def detail_parts(reader: Reader, destination_id: int) -> Sequence[DetailPart]:
+    """Every translation, alias and merged source record of a destination in one statement (``DetailPart``
+    rows); aliases in import order (``ord``), the rest unordered."""
+    return cast("Sequence[DetailPart]", (await reader.execute(_DETAIL_PARTS, {"destination_id": destination_id})).all())
+
+
+_SLUGS_BY_SOURCE_ID = sa_select(_DESTINATION.c.source_id, _DESTINATION.c.slug).where(
+    _DESTINATION.c.source_id.in_(bindparam("source_ids", expanding=True))
+)
+
+
+async def slugs_by_source_id(reader: Reader, source_ids: Sequence[str]) -> dict[str, str]:
     """Slugs of the destinations whose primary record is one of ``source_ids``."""
     if not source_ids:
         return {}
-    rows = await session.exec(
-        select(Destination.source_id, Destination.slug).where(col(Destination.source_id).in_(source_ids))
-    )
-    return dict(rows.all())
+    rows = await reader.execute(_SLUGS_BY_SOURCE_ID, {"source_ids": list(source_ids)})
+    return {row.source_id: row.slug for row in rows}
 
 
-async def commune_names(session: AsyncSession, codes: Sequence[str]) -> dict[str, CommuneName]:
+class CommuneRow(CommuneName, Protocol):
+    """The columns of a 2025 commune that its summary shows (``boundary`` only where the detail reads it)."""
+
+    full_name: str
+    area_km2: float
+    rep_lat: float
+    rep_lon: float
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+    old_province: str
+    old_districts: list[str]
+    source: str
+    licence: str
+
+
+class CommuneDetailRow(CommuneRow, Protocol):
+    """A commune row with its boundary (a GeoJSON geometry)."""
+
+    boundary: dict[str, Any]
+
+
+class FormerUnitRow(Protocol):
+    """The columns of a pre-2025 unit that a commune's detail and a successor hint show."""
+
+    old_code: str
+    commune_code: str
+    old_name: str
+    old_district: str
+    old_province: str
+    legal_basis: str
+
+
+_FORMER = CommuneFormerUnit.__table__  # type: ignore[attr-defined]
+_COMMUNE_NAMES = sa_select(_COMMUNE.c.code, _COMMUNE.c.name, _COMMUNE.c.name_en, _COMMUNE.c.unit_type).where(
+    _COMMUNE.c.code.in_(bindparam("codes", expanding=True))
+)
+
+
+async def commune_names(reader: Reader, codes: Sequence[str]) -> dict[str, CommuneName]:
     """Code, names and unit type of the communes with these codes."""
     if not codes:
         return {}
-    table = Commune.__table__  # type: ignore[attr-defined]
-    query = sa_select(table.c.code, table.c.name, table.c.name_en, table.c.unit_type).where(table.c.code.in_(codes))
-    return {row.code: cast("CommuneName", row) for row in await (await session.connection()).execute(query)}
+    rows = await reader.execute(_COMMUNE_NAMES, {"codes": list(codes)})
+    return {row.code: cast("CommuneName", row) for row in rows}
+
+
+@lru_cache(maxsize=4)
+def _communes_statement(has_query: bool, after: bool) -> Select[Any]:
+    query = sa_select(*(column for column in _COMMUNE.c if column.name != "boundary"))
+    if has_query:
+        pattern = bindparam("pattern", type_=String)
+        former = sa_select(_FORMER.c.commune_code).where(_FORMER.c.old_name_folded.like(pattern, escape="\\"))
+        query = query.where(or_(_COMMUNE.c.name_folded.like(pattern, escape="\\"), _COMMUNE.c.code.in_(former)))
+    if after:
+        query = query.where(_COMMUNE.c.code > bindparam("after_code"))
+    return query.order_by(_COMMUNE.c.code).limit(_LIMIT)
 
 
 async def list_communes(
-    session: AsyncSession, *, folded_query: str | None, after_code: str | None, limit: int
-) -> Sequence[Commune]:
-    """Communes by code, boundary not loaded; ``folded_query`` matches the current or a former unit's name (folded)."""
-    query = select(Commune).options(defer(Commune.boundary))  # type: ignore[arg-type]
+    reader: Reader, *, folded_query: str | None, after_code: str | None, limit: int
+) -> Sequence[CommuneRow]:
+    """Communes by code, boundary not read; ``folded_query`` matches the current or a former unit's name (folded)."""
+    parameters: dict[str, Any] = {"limit": limit}
     if folded_query:
         escaped = folded_query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
-        former = select(CommuneFormerUnit.commune_code).where(
-            col(CommuneFormerUnit.old_name_folded).like(pattern, escape="\\")
-        )
-        query = query.where(or_(col(Commune.name_folded).like(pattern, escape="\\"), col(Commune.code).in_(former)))
+        parameters["pattern"] = f"%{escaped}%"
     if after_code is not None:
-        query = query.where(Commune.code > after_code)
-    return (await session.exec(query.order_by(col(Commune.code)).limit(limit))).all()
+        parameters["after_code"] = after_code
+    query = _communes_statement(bool(folded_query), after_code is not None)
+    return cast("Sequence[CommuneRow]", (await reader.execute(query, parameters)).all())
 
 
-async def get_commune(session: AsyncSession, code: str) -> Commune | None:
+_COMMUNE_BY_CODE = sa_select(_COMMUNE).where(_COMMUNE.c.code == bindparam("code"))
+_FORMER_UNITS_OF = sa_select(_FORMER).where(_FORMER.c.commune_code == bindparam("code")).order_by(_FORMER.c.old_code)
+_FORMER_UNIT = sa_select(_FORMER).where(_FORMER.c.old_code == bindparam("code"))
+
+
+async def get_commune(reader: Reader, code: str) -> CommuneDetailRow | None:
     """The 2025 commune with this 5-digit code, boundary included, or ``None``."""
-    return await session.get(Commune, code)
+    return cast("CommuneDetailRow | None", (await reader.execute(_COMMUNE_BY_CODE, {"code": code})).first())
 
 
-async def former_units_of(session: AsyncSession, code: str) -> Sequence[CommuneFormerUnit]:
+async def former_units_of(reader: Reader, code: str) -> Sequence[FormerUnitRow]:
     """The pre-2025 units merged into the 2025 commune ``code``, by old code."""
-    query = select(CommuneFormerUnit).where(CommuneFormerUnit.commune_code == code)
-    return (await session.exec(query.order_by(col(CommuneFormerUnit.old_code)))).all()
+    return cast("Sequence[FormerUnitRow]", (await reader.execute(_FORMER_UNITS_OF, {"code": code})).all())
 
 
-async def former_unit(session: AsyncSession, old_code: str) -> CommuneFormerUnit | None:
+async def former_unit(reader: Reader, old_code: str) -> FormerUnitRow | None:
     """The pre-2025 unit with this old code (never resolved as the 2025 unit of the same number), or ``None``."""
-    return await session.get(CommuneFormerUnit, old_code)
+    return cast("FormerUnitRow | None", (await reader.execute(_FORMER_UNIT, {"code": old_code})).first())

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -52,6 +53,16 @@ def none_match(if_none_match: str, etag: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=256)
+def _accepts_gzip_memo(accept_encoding: str) -> bool:
+    return accepts_gzip(accept_encoding)
+
+
+def accepts_gzip_cached(accept_encoding: str) -> bool:
+    """``accepts_gzip``, memoised for the few short headers clients send."""
+    return _accepts_gzip_memo(accept_encoding) if len(accept_encoding) <= 256 else accepts_gzip(accept_encoding)
+
+
 def accepts_gzip(accept_encoding: str) -> bool:
     """True when ``Accept-Encoding`` allows gzip (RFC 9110 §12.5.3): ``gzip``/``x-gzip`` with a non-zero weight, or
     else ``*`` with one (``*`` covers only codings the header does not name: ``gzip;q=0, *`` refuses gzip)."""
@@ -79,8 +90,20 @@ class HttpCacheMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
             return
         request_headers = dict(scope.get("headers", []))
-        if_none_match = request_headers.get(b"if-none-match", b"").decode("latin-1")
-        gzip_ok = accepts_gzip(request_headers.get(b"accept-encoding", b"").decode("latin-1"))
+        await self.serve(
+            scope,
+            receive,
+            send,
+            next_app,
+            request_headers.get(b"if-none-match", b"").decode("latin-1"),
+            request_headers.get(b"accept-encoding", b"").decode("latin-1"),
+        )
+
+    async def serve(
+        self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp, if_none_match: str, accept_encoding: str
+    ) -> None:
+        """Run ``next_app`` for a GET under ``/v1/`` with the request's ``If-None-Match`` and ``Accept-Encoding``."""
+        gzip_ok = accepts_gzip_cached(accept_encoding)
         start: HTTPResponseStartEvent | None = None
         chunks: list[bytes] = []
 
@@ -125,6 +148,23 @@ class HttpCacheMiddleware(ASGIMiddleware):
         await next_app(scope, receive, buffered_send)
 
 
+class LocalMemoryStore(MemoryStore):
+    """Litestar's ``MemoryStore`` whose plain reads take no lock: the store lives in one event loop and a read
+    without renewal does not await between looking up and returning, so no other task can interleave (the lock's
+    task lookups were a visible share of a cached response's CPU, issue 5 §6). Writes and renewals keep the lock."""
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        if renew_for:
+            return await super().get(key, renew_for)
+        storage_obj = self._store.get(key)
+        if not storage_obj:
+            return None
+        if storage_obj.expired:
+            self._store.pop(key, None)
+            return None
+        return storage_obj.data
+
+
 def response_cache_key(request: Request[Any, Any, Any]) -> str:
     """Key of a cached response: the negotiated locale, the method and path, and the sorted query parameters the
     route handler declares.
@@ -133,10 +173,13 @@ def response_cache_key(request: Request[Any, Any, Any]) -> str:
     in the language of whoever asked first. Parameters the handler does not declare cannot change the response, so
     they are left out: ``?x=1``, ``?x=2``... share one entry instead of filling the store.
     """
-    locale = request.scope.get("state", {}).get("locale", "")
+    scope = request.scope
+    locale = scope.get("state", {}).get("locale", "")
+    if not scope.get("query_string"):
+        return f"{locale}|{scope['method']}{scope['path']}?"
     declared = request.route_handler.parsed_fn_signature.parameters
     query = sorted((name, values) for name, values in request.query_params.dict().items() if name in declared)
-    return f"{locale}|{request.method}{request.url.path}?{urlencode(query, doseq=True)}"
+    return f"{locale}|{scope['method']}{scope['path']}?{urlencode(query, doseq=True)}"
 
 
 def response_cache_config(seconds: int) -> ResponseCacheConfig:
@@ -203,11 +246,13 @@ class FailOpenStore(Store):
 
 def build_stores(redis: Redis | None) -> StoreRegistry:
     """The app's stores: namespaces of one Redis store (``laocai:<name>``) when Redis is configured, so every
-    worker shares them; otherwise one in-process ``MemoryStore`` per name (the embedded default). The response
+    worker shares them; otherwise one in-process ``LocalMemoryStore`` per name (the embedded default). The response
     cache fails open (``FailOpenStore``)."""
 
     def factory(name: str) -> Store:
-        store: Store = MemoryStore() if redis is None else RedisStore(redis, namespace="laocai").with_namespace(name)
+        store: Store = (
+            LocalMemoryStore() if redis is None else RedisStore(redis, namespace="laocai").with_namespace(name)
+        )
         return FailOpenStore(store) if name == RESPONSE_CACHE_STORE else store
 
     return StoreRegistry(default_factory=factory)

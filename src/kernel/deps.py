@@ -1,4 +1,4 @@
-"""Dependencies shared by every domain: the request's unit of work and its negotiated locale."""
+"""Dependencies shared by every domain: the request's unit of work, its reader and its negotiated locale."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -8,7 +8,7 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from src.kernel.db import unit_of_work
+from src.kernel.db import Reader, ReadPath, unit_of_work
 from src.kernel.i18n import SUPPORTED_LOCALES, negotiate
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -22,6 +22,14 @@ async def provide_session(state: State, request: Request[Any, Any, Any]) -> Asyn
     engine = state.read_engine if request.method in _READ_METHODS else state.engine
     async with unit_of_work(engine) as session:
         yield session
+
+
+async def provide_reader(state: State) -> AsyncIterator[Reader]:
+    """The request's ``Reader`` (``src.kernel.db.ReadPath``): Core SELECTs without an ORM session, for read-only
+    routes."""
+    read_path: ReadPath = state.read_path
+    async with read_path.connect() as reader:
+        yield reader
 
 
 async def provide_locale(

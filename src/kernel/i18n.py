@@ -90,6 +90,7 @@ def negotiate_accept_language(header: str | None) -> str:
     return DEFAULT_LOCALE
 
 
+@cache
 def fallback_chain(locale: str) -> tuple[str, ...]:
     """The locales to try, in order, for a translated field requested in ``locale``: requested -> ``en`` -> ``vi``.
 
