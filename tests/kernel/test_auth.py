@@ -82,6 +82,8 @@ def test_email_key_folds_case_and_normalisation() -> None:
     assert normalise_email("Anna@Example.VN") == ("Anna@example.vn", "anna@example.vn")
     nfd = unicodedata.normalize("NFD", "Ánna@ví.vn")
     assert normalise_email(nfd)[1] == normalise_email("ánna@VÍ.vn")[1]
+    # Full-width look-alikes are the same key (RFC 8265 width mapping), so they cannot be a second account.
+    assert normalise_email("ｆｕｌｌ@b.vn")[1] == normalise_email("FULL@b.vn")[1] == "full@b.vn"
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@
 
 Email (``email-validator``, RFC 5321/6531 syntax, no DNS lookup): the address is NFC-normalised and its domain
 case-folded and IDNA-encoded by ``validate_email``; that *display* form is stored as typed. Accounts are compared on
-``email_key``: the display form's local part NFC-normalised and case-folded (Unicode ``str.casefold``), then NFC
-again, ``@``, the lower-case domain. RFC 5321 lets a server treat local parts case-sensitively, but no mainstream
+``email_key``: the display form's local part width-mapped and compatibility-normalised (NFKC: full-width ``ｆｕｌｌ``
+is ``full``, as RFC 8265's width-mapping rule asks of usernames), case-folded (Unicode ``str.casefold``), then NFC,
+``@``, the lower-case domain. RFC 5321 lets a server treat local parts case-sensitively, but no mainstream
 provider does; folding the case makes ``Anna@x.vn``, ``anna@X.VN`` and NFD ``Ánna`` one account instead of look-alike
 twins.
 
@@ -46,7 +47,7 @@ def normalise_email(address: str) -> tuple[str, str]:
         valid = validate_email(address.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidParameter(f"email: {exc}", errors=_field_error("email", "not an email address")) from exc
-    local = unicodedata.normalize("NFC", unicodedata.normalize("NFC", valid.local_part).casefold())
+    local = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", valid.local_part).casefold())
     return valid.normalized, f"{local}@{valid.domain.lower()}"
 
 
