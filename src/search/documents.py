@@ -15,6 +15,7 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 from src.search.port import DocumentType, SearchDocument
@@ -178,3 +179,42 @@ def fingerprint(documents: Iterable[SearchDocument], settings_version: str) -> s
     for document in sorted(documents, key=lambda d: d.key):
         digest.update(repr(document).encode())
     return digest.hexdigest()
+
+
+def to_record(document: SearchDocument) -> dict[str, Any]:
+    """The JSON object an engine stores for ``document`` (every field; the adapter adds its own search fields)."""
+    return {
+        "key": document.key,
+        "type": document.type,
+        "ref": document.ref,
+        "kind": document.kind,
+        "commune_code": document.commune_code,
+        "names": dict(document.names),
+        "aliases": list(document.aliases),
+        "former_names": list(document.former_names),
+        "commune_names": dict(document.commune_names),
+        "commune_unit_type": document.commune_unit_type,
+        "lat": document.lat,
+        "lon": document.lon,
+        "importance": document.importance,
+    }
+
+
+def from_record(record: Mapping[str, Any]) -> SearchDocument:
+    """``to_record``'s inverse; extra keys (an adapter's own fields) are ignored."""
+    return SearchDocument(
+        key=record["key"],
+        type=record["type"],
+        ref=record["ref"],
+        kind=record["kind"],
+        commune_code=record.get("commune_code"),
+        names=dict(record["names"]),
+        aliases=tuple(record.get("aliases") or ()),
+        former_names=tuple(record.get("former_names") or ()),
+        commune_names=dict(record.get("commune_names") or {}),
+        commune_unit_type=record.get("commune_unit_type"),
+        lat=float(record["lat"]),
+        lon=float(record["lon"]),
+        importance=float(record["importance"]),
+    )
+
