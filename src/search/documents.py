@@ -15,8 +15,8 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from src.search.port import DocumentType, SearchDocument
 
