@@ -53,6 +53,13 @@ class Settings(BaseSettings):
             development means one generated once per data dir (``<data_dir>/jwt-secret``).
         access_token_seconds: lifetime of an access token (default 15 minutes).
         refresh_token_seconds: lifetime of a refresh token (default 30 days); each use rotates it.
+        meili_url: a Meilisearch server (``http://127.0.0.1:7700``) selects the Meilisearch engine; empty: the
+            embedded tantivy index under ``<data_dir>/search``.
+        meili_key: the Meilisearch API key (a key with search, documents, indexes, tasks and settings rights).
+        meili_index: the Meilisearch index uid (full rebuilds go into ``<uid>_<timestamp>`` and are swapped in).
+        meili_timeout_seconds: HTTP timeout of one Meilisearch call and the longest wait for one task.
+        search_reload_seconds: how often an embedded-index reader checks whether another process committed.
+        search_log: record each search (normalised query, locale, filters, hit count, time; no personal data).
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -113,6 +120,17 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = SecretStr("")
     access_token_seconds: int = Field(default=15 * 60, ge=10, le=24 * 3600)
     refresh_token_seconds: int = Field(default=30 * 24 * 3600, ge=60, le=366 * 24 * 3600)
+    meili_url: str = ""
+    meili_key: SecretStr = SecretStr("")
+    meili_index: str = Field(default="laocai", min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
+    meili_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    search_reload_seconds: float = Field(default=1.0, ge=0.05, le=60)
+    search_log: bool = True
+
+    @property
+    def search_dir(self) -> Path:
+        """Where the embedded (tantivy) index lives: ``<data_dir>/search``."""
+        return self.data_dir / "search"
 
     @cached_property
     def effective_database_url(self) -> str:
