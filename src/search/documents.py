@@ -217,4 +217,3 @@ def from_record(record: Mapping[str, Any]) -> SearchDocument:
         lon=float(record["lon"]),
         importance=float(record["importance"]),
     )
-
