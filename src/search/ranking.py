@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from src.search.port import Highlight, SearchDocument, SearchHit
-from src.search.text import Analysed, analyse, cjk_query_grams, joined_forms, text_words, typos
+from src.search.text import Analysed, analyse, cjk_query_grams, joined_forms, text_words, typo_budget, typos
 
 FIELD_NAME = "name"
 FIELD_ALIAS = "alias"
@@ -36,6 +36,8 @@ class _FieldForms:
     joined: tuple[tuple[str, int, int], ...]  # (form, first word index, words covered)
     cjk: str
     compact: str
+    positions: dict[str, tuple[int, ...]]  # word -> its indices
+    joined_at: dict[str, tuple[int, int]]  # joined form -> (first word index, words covered)
 
 
 @lru_cache(maxsize=65536)
@@ -45,7 +47,20 @@ def _forms(text: str) -> _FieldForms:
     for size in range(2, 4):
         for i in range(len(analysed.words) - size + 1):
             joined.append(("".join(analysed.words[i : i + size]), i, size))
-    return _FieldForms(analysed.words, tuple(joined), "".join(analysed.cjk), analysed.compact)
+    positions: dict[str, list[int]] = {}
+    for index, word in enumerate(analysed.words):
+        positions.setdefault(word, []).append(index)
+    joined_at: dict[str, tuple[int, int]] = {}
+    for form, first, size in joined:
+        joined_at.setdefault(form, (first, size))
+    return _FieldForms(
+        analysed.words,
+        tuple(joined),
+        "".join(analysed.cjk),
+        analysed.compact,
+        {word: tuple(indices) for word, indices in positions.items()},
+        joined_at,
+    )
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -59,38 +74,63 @@ class _Match:
     neg_field_rank: int
 
 
+def _word_option(word: str, forms: _FieldForms, *, prefix: bool, used: set[int]) -> tuple[int, list[int]] | None:
+    """The best way one query word matches a field: (typos, field word indices), or ``None``.
+
+    Exact first (an unused position preferred, so "cat cat" marks both words), then a prefix when ``prefix``, then a
+    joined form of the field ("sapa" -> "Sa Pa"), then typos within the word's budget."""
+    indices = forms.positions.get(word)
+    if indices:
+        free = [index for index in indices if index not in used]
+        return 0, [free[0] if free else indices[0]]
+    if prefix:
+        for index, candidate in enumerate(forms.words):
+            if candidate.startswith(word):
+                return 0, [index]
+    joined = forms.joined_at.get(word)
+    if joined is not None:
+        return 0, list(range(joined[0], joined[0] + joined[1]))
+    if prefix:
+        for form, first, size in forms.joined:
+            if form.startswith(word):
+                return 0, list(range(first, first + size))
+    if typo_budget(word) == 0:
+        return None
+    best: tuple[int, list[int]] | None = None
+    for index, candidate in enumerate(forms.words):
+        edits = typos(word, candidate, prefix=prefix)
+        if edits is not None and (best is None or edits < best[0]):
+            best = (edits, [index])
+    for form, first, size in forms.joined:
+        edits = typos(word, form, prefix=prefix)
+        if edits is not None and (best is None or edits < best[0]):
+            best = (edits, list(range(first, first + size)))
+    return best
+
+
 def _match_words(query: Analysed, forms: _FieldForms) -> tuple[int, int, set[int]]:
-    """(matched query words, typos used, indices of the field's words that matched)."""
+    """(matched query words, typos used, indices of the field's words that matched).
+
+    Options at word i: the word itself (exact, prefix if last, joined form, typo), or two or three query words
+    written together against a field word ("fan si pan" -> "Fansipan"). The fewest typos win; on a tie, the option
+    covering more query words."""
     words = query.words
     matched = typos_used = 0
     hit_words: set[int] = set()
     i = 0
     last = len(words) - 1
     while i < len(words):
-        # Options at word i: the word itself (exact, prefix if last, typo), the word against a joined form of the
-        # field ("sapa" -> "Sa Pa"), or two or three query words joined against a field word ("fan si pan" ->
-        # "Fansipan"). The fewest typos win; on a tie, the option covering more query words.
-        best: tuple[int, int, list[int]] | None = None  # (query words consumed, typos, field word indices)
-        word = words[i]
-        prefix = i == last
-        for index, candidate in enumerate(forms.words):
-            edits = typos(word, candidate, prefix=prefix)
-            if edits is not None and (best is None or (edits, index in hit_words) < (best[1], best[2][0] in hit_words)):
-                best = (1, edits, [index])
-        if best is None or best[1] > 0:
-            for form, first, size in forms.joined:
-                edits = typos(word, form, prefix=prefix)
-                if edits is not None and (best is None or edits < best[1]):
-                    best = (1, edits, list(range(first, first + size)))
+        option = _word_option(words[i], forms, prefix=i == last, used=hit_words)
+        best = (1, option[0], option[1]) if option is not None else None
         if best is None or best[1] > 0:
             for size in (2, 3):
                 if i + size > len(words):
                     break
-                joined = "".join(words[i : i + size])
-                for index, candidate in enumerate(forms.words):
-                    edits = typos(joined, candidate, prefix=i + size - 1 == last)
-                    if edits is not None and (best is None or (edits, -size) < (best[1], -best[0])):
-                        best = (size, edits, [index])
+                together = _word_option(
+                    "".join(words[i : i + size]), forms, prefix=i + size - 1 == last, used=hit_words
+                )
+                if together is not None and (best is None or (together[0], -size) < (best[1], -best[0])):
+                    best = (size, together[0], together[1])
         if best is None:
             i += 1
             continue

@@ -152,7 +152,8 @@ def typos(query_word: str, word: str, *, prefix: bool) -> int | None:
     return None
 
 
-def text_words(text: str) -> list[tuple[int, int, str]]:
+@lru_cache(maxsize=65536)
+def text_words(text: str) -> tuple[tuple[int, int, str], ...]:
     """The words of an NFC display ``text`` with code-point offsets and their normalised form:
     ``"Chợ Bắc Hà"`` -> ``[(0, 3, "cho"), (4, 7, "bac"), (8, 10, "ha")]``. CJK runs come as one word each."""
     nfc = unicodedata.normalize("NFC", text)
@@ -161,4 +162,4 @@ def text_words(text: str) -> list[tuple[int, int, str]]:
         normal = normalise(match.group())
         if normal:
             out.append((match.start(), match.end(), normal.replace(" ", "")))
-    return out
+    return tuple(out)
