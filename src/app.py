@@ -31,7 +31,7 @@ from src.kernel.middleware import RequestPipelineMiddleware
 from src.kernel.rate_limits import RateLimiter
 from src.kernel.security import SecurityHeaders, SecurityMiddleware, TrustedProxies, cors_config
 from src.search import jobs as search_jobs
-from src.search.controllers import SearchController
+from src.search.controllers import BoardSearchController, SearchController
 from src.search.engines import build_engine
 from src.search.health import readiness_check
 from src.search.log import SearchLogWriter
@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CommuneController,
             EditorDestinationController,
             SearchController,
+            BoardSearchController,
             AuthController,
             AdminUserController,
         ],

@@ -6,18 +6,29 @@ apps and proxies may reuse a response for ``CACHE_MAX_AGE`` seconds (its weak ``
 since ``processing_ms`` does, so revalidation rarely saves a body).
 """
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from litestar import Controller, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter, QueryParameter
 
 from src.guide.service import MAX_RADIUS_KM
+from src.kernel.auth.guards import requires_role
 from src.kernel.errors import problem_responses
 from src.search.deps import provide_search_service
 from src.search.port import MAX_HITS, MAX_SUGGESTIONS
-from src.search.schemas import SearchPage, SuggestPage
-from src.search.service import ALLOWED_FACETS, ALLOWED_KINDS, ALLOWED_TYPES, SearchParams, SearchService
+from src.search.schemas import SearchPage, SuggestPage, ZeroResultReport
+from src.search.service import (
+    ALLOWED_FACETS,
+    ALLOWED_KINDS,
+    ALLOWED_TYPES,
+    MAX_REPORT_ROWS,
+    SearchParams,
+    SearchService,
+    zero_results,
+)
 
 COMMUNE_CODE = r"^[0-9]{5}$"
 #: Seconds apps and proxies may reuse a search response (``Cache-Control: public, max-age=...``).
@@ -108,3 +119,25 @@ class SearchController(Controller):
     ) -> SuggestPage:
         """Type-ahead: places whose names begin with what was typed so far (the last word as a prefix)."""
         return await service.suggest(q, limit)
+
+
+class BoardSearchController(Controller):
+    """What the tourism board reads from the search log (role ``board``): aggregates only, no personal data."""
+
+    path = "/v1/board/search"
+    tags = ["board"]
+    guards = [requires_role("board")]
+
+    @get("/zero-results", responses=problem_responses(401, 403))
+    async def zero_results(
+        self,
+        state: State,
+        since: Annotated[
+            datetime | None,
+            Parameter(description="RFC 3339 timestamp with offset (default: 30 days ago)."),
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_REPORT_ROWS, description="Most queries returned.")] = 100,
+    ) -> ZeroResultReport:
+        """Normalised queries that found nothing since `since`, most searched first, with how often and when last:
+        places visitors look for that the catalogue lacks or names differently."""
+        return await zero_results(state.read_path, since, limit)

@@ -1,6 +1,8 @@
 """Response shapes of ``GET /v1/search`` and ``GET /v1/search/suggest`` (API.md). Coordinates are WGS84 degrees,
 distances metres, highlight offsets Unicode code points of the NFC text."""
 
+from datetime import datetime
+
 import msgspec
 
 from src.guide.schemas import CommuneRef, Location
@@ -56,4 +58,19 @@ class SuggestPage(msgspec.Struct):
     processing_ms: float
 
 
-__all__ = ["HighlightOut", "SearchHitOut", "SearchPage", "SuggestPage"]
+class ZeroResultQuery(msgspec.Struct):
+    """A normalised query that found nothing: how many searches asked it, and the last time (UTC)."""
+
+    query: str
+    searches: int
+    last_searched_at: datetime
+
+
+class ZeroResultReport(msgspec.Struct):
+    """``GET /v1/board/search/zero-results``: queries that found nothing since ``since`` (UTC), most asked first."""
+
+    since: datetime
+    items: list[ZeroResultQuery]
+
+
+__all__ = ["HighlightOut", "SearchHitOut", "SearchPage", "SuggestPage", "ZeroResultQuery", "ZeroResultReport"]

@@ -20,6 +20,7 @@ import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import msgspec
@@ -28,9 +29,10 @@ from src.guide import repository as guide_repository
 from src.guide.models import DestinationKind
 from src.guide.schemas import CommuneRef, Location
 from src.guide.service import MAX_RADIUS_KM
-from src.kernel.db import ReadPath
+from src.kernel.db import ReadPath, utcnow
 from src.kernel.errors import InvalidParameter
 from src.kernel.i18n import pick
+from src.search import repository as search_repository
 from src.search.errors import SearchUnavailable
 from src.search.log import LoggedSearch, SearchLogWriter
 from src.search.port import (
@@ -46,7 +48,14 @@ from src.search.port import (
     SearchHit,
     SearchQuery,
 )
-from src.search.schemas import HighlightOut, SearchHitOut, SearchPage, SuggestPage
+from src.search.schemas import (
+    HighlightOut,
+    SearchHitOut,
+    SearchPage,
+    SuggestPage,
+    ZeroResultQuery,
+    ZeroResultReport,
+)
 
 #: Every ``kind`` a client may filter on: destination kinds, and the unit types of communes.
 COMMUNE_KINDS = ("ward", "commune")
@@ -297,6 +306,25 @@ class SearchService:
         raise _invalid("commune", f"{code} is not a 2025 commune code{hint}")
 
 
+#: Default window of the zero-result report, and the most rows it returns.
+ZERO_RESULTS_DAYS = 30
+MAX_REPORT_ROWS = 500
+
+
+async def zero_results(read_path: ReadPath, since: datetime | None, limit: int) -> ZeroResultReport:
+    """The board's report of queries that found nothing since ``since`` (default: the last 30 days), from the
+    search log. ``InvalidParameter`` (422) for a ``since`` without a UTC offset (RFC 3339 needs one)."""
+    if since is None:
+        since = utcnow() - timedelta(days=ZERO_RESULTS_DAYS)
+    elif since.utcoffset() is None:
+        raise _invalid("since", "since needs a UTC offset, e.g. 2026-12-01T00:00:00Z (RFC 3339)")
+    since = since.astimezone(UTC)
+    async with read_path.connect() as reader:
+        rows = await search_repository.zero_result_queries(reader, since=since, limit=limit)
+    items = [ZeroResultQuery(query=q, searches=n, last_searched_at=at) for q, n, at in rows]
+    return ZeroResultReport(since=since, items=items)
+
+
 def logged_filters(query: SearchQuery) -> dict[str, Any]:
     """The filters of ``query`` as the search log keeps them: sorted value lists, the point rounded to
     ``LOGGED_POINT_DECIMALS`` decimals (no more precise location is stored), radius in km."""
@@ -335,4 +363,5 @@ __all__ = [
     "marked",
     "render_hit",
     "split_values",
+    "zero_results",
 ]

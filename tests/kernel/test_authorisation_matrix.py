@@ -42,6 +42,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET",    "/v1/editor/destinations/{slug}"):   (401, 403, 403, 403, 200, 403, 403),
     # No If-Match here: an editor passes the guard and meets the precondition rule (428), so nothing is changed.
     ("PATCH",  "/v1/editor/destinations/{slug}"):   (401, 403, 403, 403, 428, 403, 403),
+    ("GET",    "/v1/board/search/zero-results"):    (401, 403, 403, 403, 403, 200, 403),
 }
 # fmt: on
 

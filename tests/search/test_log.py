@@ -6,6 +6,8 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from src.kernel.db import create_engine
+from src.kernel.db import create_engine, utcnow
 from src.search.log import LoggedSearch, SearchLogWriter
 from src.search.text import normalise
 from tests.kernel.auth_support import bearer, login, make_user
@@ -167,3 +169,35 @@ async def test_search_log_setting_turns_it_off(
             assert (await http.get("/v1/search", params={"q": word})).status_code == 200
         assert app.state.search_log.stats()["enabled"] is False
     assert await rows(engine, word) == []
+
+
+async def test_the_board_reads_zero_result_queries(
+    backend: str, database_url: str, tmp_path: Path, engine: AsyncEngine
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    since = utcnow()
+    writer = SearchLogWriter(engine)
+    for word, hits, times in ((f"nowhere{tag}", 0, 3), (f"nothing{tag}", 0, 1), (f"found{tag}", 4, 5)):
+        for _ in range(times):
+            writer.record(entry(word, hits=hits))
+    old = entry(f"ancient{tag}")
+    writer.record(replace(old, created_at=since - timedelta(days=40)))
+    await writer.flush()
+    app = create_test_app(app_settings(backend, database_url, tmp_path / "data"))
+    async with lifespan(app), client_of(app) as http:
+        _user, email = await make_user(app, "board")
+        board = bearer((await login(http, email))["access_token"])
+        response = await http.get(
+            "/v1/board/search/zero-results", params={"since": since.isoformat(), "limit": 500}, headers=board
+        )
+        assert response.status_code == 200, response.text
+        items = [i for i in response.json()["items"] if i["query"].endswith(tag)]
+        assert [(i["query"], i["searches"]) for i in items] == [(f"nowhere{tag}", 3), (f"nothing{tag}", 1)]
+        assert all(datetime.fromisoformat(i["last_searched_at"]) >= since for i in items)
+        default = await http.get("/v1/board/search/zero-results", params={"limit": 500}, headers=board)
+        assert f"ancient{tag}" not in [i["query"] for i in default.json()["items"]]  # older than 30 days
+        naive = await http.get("/v1/board/search/zero-results", params={"since": "2026-12-01T00:00:00"}, headers=board)
+        assert naive.status_code == 422
+        tourist_email = (await make_user(app, "tourist"))[1]
+        tourist = bearer((await login(http, tourist_email))["access_token"])
+        assert (await http.get("/v1/board/search/zero-results", headers=tourist)).status_code == 403
