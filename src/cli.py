@@ -222,14 +222,13 @@ def db_upgrade(revision: str) -> None:
 
 @main.command("import-catalogue")
 def import_catalogue() -> None:
-    """Import (or update) the shipped catalogue, then bring the search index up to date; running it twice changes
-    nothing."""
+    """Import (or update) the shipped catalogue; running it twice changes nothing. Running servers' search index
+    catches up within 5 minutes (``search.converge_index``); ``laocai reindex`` does it at once."""
     settings = Settings()
     settings.ensure_data_dir()
     report = asyncio.run(_prepare(settings, only_if_empty=False))
     if report is not None:
         _print_report(report)
-    asyncio.run(_index_at_start(settings))
 
 
 def _index_progress(progress: Progress) -> IndexProgress:
