@@ -59,7 +59,14 @@ def app_settings(backend: str, database_url: str, data_dir: Path, **overrides: A
         "search_reload_seconds": 0.05,
     }
     if backend == "postgresql" and TEST_REDIS_URL:
-        values.update(redis_url=TEST_REDIS_URL, worker_in_process=True, jobs_queue=f"search-{uuid.uuid4().hex[:8]}")
+        # A short sweep period: stopping an in-process SAQ worker waits for its idle timers (up to the sweep period,
+        # 60 s by default), which would add a minute to every app these tests stop.
+        values.update(
+            redis_url=TEST_REDIS_URL,
+            worker_in_process=True,
+            jobs_queue=f"search-{uuid.uuid4().hex[:8]}",
+            jobs_sweep_seconds=1,
+        )
     values.update(overrides)
     return Settings(**values)
 
