@@ -4,8 +4,12 @@ index): an editor's change committed through one is found by a search on the oth
 Path of the change: process A commits the edit and, after the commit, runs the ``guide.catalogue_changed`` job in
 its in-process runner, which writes the shared index (one writer at a time: tantivy's lock); process B's reader
 sees the commit within ``LAOCAI_SEARCH_RELOAD_SECONDS``. No Redis, no shared memory: only the data dir.
+
+With ``TEST_DATABASE_URL`` and ``TEST_REDIS_URL`` the same runs on PostgreSQL with the jobs on Redis (SAQ, a
+worker in each server): the job may run in either process, and B still finds the edit.
 """
 
+import asyncio
 import contextlib
 import subprocess
 import sys
@@ -14,8 +18,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import cli_env, free_port, wait_until_ready
+from tests.conftest import (
+    TEST_DATABASE_URL,
+    TEST_REDIS_URL,
+    cli_env,
+    free_port,
+    reset_postgres,
+    scratch_postgres_url,
+    wait_until_ready,
+)
 
 PASSWORD = "an editor's long password"
 CLI = (sys.executable, "-m", "src.cli")
@@ -48,9 +61,33 @@ def server(env: dict[str, str], log: Path) -> Iterator[str]:
                 process.wait()
 
 
-def test_an_edit_through_one_server_is_found_on_the_other(tmp_path: Path) -> None:
+async def _scratch_database() -> str:
+    url = await scratch_postgres_url("search_two_servers")
+    await reset_postgres(url)
+    return url
+
+
+SETUPS = ["sqlite", *(["postgresql"] if TEST_DATABASE_URL and TEST_REDIS_URL else [])]
+
+
+@pytest.mark.parametrize("setup", SETUPS)
+def test_an_edit_through_one_server_is_found_on_the_other(tmp_path: Path, setup: str) -> None:
     data_dir = tmp_path / "var"
-    env = cli_env(data_dir=str(data_dir), search_reload_seconds="0.2", rate_limit_public="off", rate_limit_auth="off")
+    settings = {
+        "data_dir": str(data_dir),
+        "search_reload_seconds": "0.2",
+        "rate_limit_public": "off",
+        "rate_limit_auth": "off",
+    }
+    if setup == "postgresql":
+        settings.update(
+            database_url=asyncio.run(_scratch_database()),
+            redis_url=TEST_REDIS_URL,
+            worker_in_process="true",
+            jobs_queue=f"two-servers-{tmp_path.name[-12:]}".replace("_", "-"),
+            jobs_sweep_seconds="1",
+        )
+    env = cli_env(**settings)
     created = subprocess.run(
         [*CLI, "create-user", "--email", "editor@example.vn", "--role", "editor", "--password-stdin"],
         env=env,
@@ -88,4 +125,4 @@ def test_an_edit_through_one_server_is_found_on_the_other(tmp_path: Path) -> Non
         assert took < 10
         # B's catalogue reads the same database: the new name there too (B's response cache had no copy).
         assert http.get(f"{b}/v1/destinations/o-quy-ho").json()["name"] == "Đèo Ventoquilo"
-        print(f"edit through A found by a search on B after {took:.2f} s")
+        print(f"{setup}: edit through A found by a search on B after {took:.2f} s")
