@@ -22,7 +22,7 @@ def build_engine(settings: Settings) -> SearchEngine:
         meili: Any = importlib.import_module("src.search.meili_engine")
         engine: SearchEngine = meili.MeiliEngine(
             settings.meili_url,
-            settings.meili_key.get_secret_value(),
+            settings.meili_key.get_secret_value() or None,  # no key: an unprotected server
             settings.meili_index,
             settings.meili_timeout_seconds,
         )
