@@ -4,22 +4,30 @@ convergence job repairs what a lost event missed. Real database (SQLite; Postgre
 configured), real embedded index, real job system of the app (its lifespan runs)."""
 
 import asyncio
+import signal
+import subprocess
+import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
 from litestar import Litestar
 from sqlalchemy import text
 
-from src.app import job_registry
+from src.app import create_jobs, job_registry
 from src.guide.events import CATALOGUE_CHANGED, catalogue_changed
-from src.kernel.db import unit_of_work
+from src.kernel.config import Settings
+from src.kernel.db import create_engine, unit_of_work
 from src.kernel.jobs import JobContext
 from src.search import indexing
+from src.search.engines import build_engine
 from src.search.jobs import CONVERGE_INDEX, RESOURCE, converge_index
+from src.search.port import SearchQuery
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, cli_env
 from tests.kernel.auth_support import bearer, login, make_user
 from tests.search.support import app_settings, build_index, catalogue_database, client_of, create_test_app, lifespan
 
@@ -265,3 +273,57 @@ def test_the_registry_holds_the_freshness_jobs() -> None:
     assert registry.get("search.sync_documents").handler is registry.get(CATALOGUE_CHANGED).handler
     periodic = registry.periodic["search.converge_index"]
     assert (periodic.scope, periodic.cron) == ("global", "*/5 * * * *")
+
+
+def _start_worker(env: dict[str, str], log: IO[bytes]) -> "subprocess.Popen[bytes]":
+    return subprocess.Popen([sys.executable, "-m", "src.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.mark.skipif(not (TEST_DATABASE_URL and TEST_REDIS_URL), reason="needs TEST_DATABASE_URL and TEST_REDIS_URL")
+async def test_laocai_worker_syncs_the_index(tmp_path: Path, catalogue_dir: Path) -> None:
+    """A real ``laocai worker`` process takes ``guide.catalogue_changed`` from Redis and writes the index in the data
+    dir it shares with the servers (its job resources hold the search engine)."""
+    url = await catalogue_database("postgresql", tmp_path / "db", catalogue_dir, scratch="search_worker")
+    queue = f"search-worker-{uuid.uuid4().hex[:8]}"
+    data_dir = tmp_path / "var"
+    settings = Settings(database_url=url, redis_url=TEST_REDIS_URL, jobs_queue=queue, data_dir=data_dir)
+    database = create_engine(url)
+    index = build_engine(settings)
+    await indexing.rebuild(database, index)
+    sender = create_jobs(settings, database, in_server=True, resources={})  # sends only: no worker here
+    await sender.start()
+    log = (tmp_path / "worker.log").open("wb")
+    env = cli_env(database_url=url, redis_url=TEST_REDIS_URL, jobs_queue=queue, data_dir=str(data_dir))
+    worker = _start_worker(env, log)
+    try:
+        deadline = time.monotonic() + 30
+        while "worker ready" not in (tmp_path / "worker.log").read_text(errors="replace"):
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        async with unit_of_work(database) as session:
+            await (await session.connection()).execute(
+                text(
+                    "UPDATE destination_translation SET name = 'Bản Workerword' WHERE locale = 'vi' "
+                    "AND destination_id = (SELECT id FROM destination WHERE slug = 'lao-chai')"
+                )
+            )
+            catalogue_changed(session, slugs=["lao-chai"])
+        deadline = time.monotonic() + 15
+        while True:
+            result = await index.search(SearchQuery(text="workerword"))
+            if [hit.document.ref for hit in result.hits] == ["lao-chai"]:
+                break
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text(errors="replace")
+            await asyncio.sleep(0.1)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        log.close()
+        await sender.stop()
+        await index.close()
+        await database.dispose()
