@@ -18,7 +18,9 @@ settings decide which candidates Meilisearch hands it):
   ``_geoRadius``/``_geoPoint``; ``importance`` and ``key`` sort a placeholder (empty-text) browse the way the
   re-ranker does, so the candidate pool of a large browse is the right one.
 - ``rankingRules``: ``sort`` first, so that a distance sort fetches the *nearest* candidates (it is inactive when a
-  search sends no ``sort``), then Meilisearch's default rules, then ``importance:desc``.
+  search sends no ``sort``), then Meilisearch's default rules, then ``importance:desc`` and ``key:asc``: without a
+  last rule on the key, ties fall back to Meilisearch's internal ids (insertion order), and which of many tied
+  documents make the candidate pool would depend on the order documents were added.
 - ``typoTolerance``: one typo from 5 characters, two from 9 (``src/search/text.py``, Meilisearch's defaults, stated
   so a change of default cannot change our matching).
 - ``synonyms``: none on purpose. Other names of a place (exonyms, old names, spellings) are per-document data
@@ -87,6 +89,7 @@ class MeiliIndexSettings:
         "attribute",
         "exactness",
         "importance:desc",
+        "key:asc",
     )
     one_typo: int = MIN_ONE_TYPO
     two_typos: int = MIN_TWO_TYPOS

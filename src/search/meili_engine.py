@@ -59,6 +59,7 @@ from src.search.documents import from_record, to_record
 from src.search.index_settings import MEILI_SETTINGS, MEILI_SETTINGS_VERSION, PRIMARY_KEY, SERVED_NAME_LOCALES
 from src.search.port import (
     MAX_HITS,
+    MAX_QUERY_WORDS,
     MAX_SUGGESTIONS,
     EngineUnavailable,
     Facet,
@@ -239,11 +240,16 @@ def to_meili_record(document: SearchDocument) -> dict[str, Any]:
     return record
 
 
-def query_text(analysed_text: str) -> str:
-    """What Meilisearch receives as ``q``: the normalised text, each CJK character a word of its own."""
-    normal = normalise(analysed_text)
+def query_text(text: str) -> str:
+    """What Meilisearch receives as ``q``: the normalised text, each CJK character a word of its own, at most
+    ``MAX_QUERY_WORDS`` words (Meilisearch itself reads only the first ten).
+
+    Normalisation leaves letters, digits and single spaces only, so Meilisearch's query operators (``"..."``
+    phrase search, ``-word`` negative search) can never be typed into a search: ``'"sa pa" -market'`` is sent as
+    ``sa pa market``."""
+    normal = normalise(text)
     spaced = "".join(f" {char} " if is_cjk(char) else char for char in normal)
-    return " ".join(spaced.split())
+    return " ".join(spaced.split()[:MAX_QUERY_WORDS])
 
 
 def _query_locales(text: str) -> list[str]:
