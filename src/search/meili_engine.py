@@ -45,6 +45,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
@@ -118,6 +119,8 @@ RETRIEVED_ATTRIBUTES = (
     "lon",
     "importance",
 )
+#: Meilisearch's index uid alphabet (the uid is also part of request paths); 400 bytes at most, minus our suffixes.
+_INDEX_UID = re.compile(r"[A-Za-z0-9_-]{1,350}")
 _LOCALE_OF_SCRIPT = (("\u1100", "\u11ff", "kor"), ("\u3130", "\u318f", "kor"), ("\uac00", "\ud7af", "kor"))
 
 
@@ -333,7 +336,9 @@ class MeiliEngine:
         *,
         batch_size: int = BATCH_SIZE,
     ) -> None:
-        if timeout_seconds <= 0:
+        if not _INDEX_UID.fullmatch(index_uid):
+            raise ValueError(f"index_uid must match {_INDEX_UID.pattern}, not {index_uid!r}")
+        if not timeout_seconds > 0:
             raise ValueError("timeout_seconds must be > 0")
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")

@@ -712,6 +712,16 @@ async def test_a_slow_server_times_out(fake: FakeMeilisearchServer) -> None:
         await engine.search(SearchQuery(text="sa pa"))
 
 
+def test_constructor_refuses_what_would_break_requests() -> None:
+    for uid in ("", "a/b", "a b", "x" * 351, "../laocai"):
+        with pytest.raises(ValueError, match="index_uid"):
+            MeiliEngine("http://127.0.0.1:7700", None, uid, 5.0)
+    with pytest.raises(ValueError, match="timeout"):
+        MeiliEngine("http://127.0.0.1:7700", None, "laocai", 0)
+    with pytest.raises(ValueError, match="timeout"):
+        MeiliEngine("http://127.0.0.1:7700", None, "laocai", float("nan"))
+
+
 async def test_ping_reads_health(fake: FakeMeilisearchServer) -> None:
     await engine_for(fake).ping()
     assert fake.calls("GET", "/health")
