@@ -25,9 +25,11 @@ Searches
     for pages beyond the 200th hit) is fetched with ``matchingStrategy: "all"`` (every query word must match), sorted
     by ``_geoPoint`` for a distance sort and by importance then key for a browse without words; a radius is sent
     0.1 % + 1 m wider than asked and applied exactly in Python with ``src.guide.geo.distances_m``. The pool is
-    re-ranked by ``src.search.ranking.rank`` and paged. When the pool holds every match, ``estimated_total`` and the
-    facet counts are counted exactly over the kept candidates; otherwise they are Meilisearch's
-    ``estimatedTotalHits`` and ``facetDistribution``.
+    re-ranked by ``src.search.ranking.rank``; a candidate in which the shared ranker finds none of the query's words
+    is dropped (Meilisearch's own word splitting and n-grams, or its placeholder fallback when its tokeniser keeps
+    no word of the query, are not hits), and the rest is paged. When the pool holds every match, ``estimated_total``
+    and the facet counts are counted exactly over the kept candidates; otherwise they are Meilisearch's
+    ``estimatedTotalHits`` and ``facetDistribution`` (and a full pool without one kept candidate means no match).
 
 Rebuilds
     ``rebuild`` creates ``<uid>_<UTC timestamp>``, applies the settings, adds the documents in batches (waiting for
@@ -474,13 +476,20 @@ class MeiliEngine:
                 candidates = [(d, m) for d, m in candidates if m is not None and m <= radius]
         else:
             candidates = [(d, None) for d in documents]
+        ranked = rank(candidates, analysed, locale=query.locale, by_distance=query.sort == "distance")
+        if not analysed.empty:
+            # Meilisearch matches more than the shared rules (split words, n-grams, its own normalisers) and falls
+            # back to a placeholder search when none of the query's words survives its tokeniser: a candidate in
+            # which the shared ranker finds no query word at all is not a hit (and would have no highlight).
+            ranked = [scored for scored in ranked if scored.field is not None]
         if complete:
-            total = len(candidates)
-            facets = _count_facets((d for d, _m in candidates), query.facets)
+            total = len(ranked)
+            facets = _count_facets((scored.document for scored in ranked), query.facets)
+        elif not ranked:  # a full pool without one real match: nothing matches
+            return empty
         else:
             total = int(response.get("estimatedTotalHits", response.get("totalHits", len(hits))))
             facets = _distribution(response, query.facets)
-        ranked = rank(candidates, analysed, locale=query.locale, by_distance=query.sort == "distance")
         return SearchResult(to_hits(ranked[query.offset : needed], analysed), total, facets)
 
     async def suggest(self, prefix: str, limit: int, locale: str) -> list[SearchHit]:

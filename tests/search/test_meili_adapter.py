@@ -774,17 +774,42 @@ async def test_hits_are_re_ranked_and_counted(fake: FakeMeilisearchServer) -> No
     engine = engine_for(fake)
     await engine.rebuild(DOCS)
     result = await engine.search(SearchQuery(text="sa pa", facets=frozenset({"kind", "commune", "type"})))
-    # The fake answered in reverse key order and with every document: the shared ranker decides.
-    expected = rank(((d, None) for d in DOCS), analyse_query("sa pa"), locale="vi")
+    # The fake answered every document in reverse key order: the shared ranker orders them, and the documents in
+    # which it finds no query word at all are no hits.
+    expected = [s for s in rank(((d, None) for d in DOCS), analyse_query("sa pa"), locale="vi") if s.field]
     assert [h.document.key for h in result.hits] == [s.document.key for s in expected]
-    assert result.hits[0].document.ref == "sa-pa"
-    assert result.hits[0].highlight is not None
-    assert result.hits[0].highlight.spans == ((0, 2), (3, 5))
+    assert [h.document.ref for h in result.hits] == ["sa-pa", "sapa-market"]
     assert result.hits[0].document == DOCS[0]
-    assert result.estimated_total == 5  # the pool held every match: counted exactly
-    assert result.facets["kind"] == {"market": 1, "town": 2, "village": 2}
-    assert result.facets["commune"] == {"02839": 1, "03006": 3, "03010": 1}
-    assert result.facets["type"] == {"destination": 5}
+    highlight = result.hits[0].highlight
+    assert highlight is not None
+    assert highlight.spans == ((0, 2), (3, 5))
+    assert result.estimated_total == 2  # the pool held every match: counted exactly
+    assert result.facets == {
+        "commune": {"03006": 2},
+        "kind": {"market": 1, "town": 1},
+        "type": {"destination": 2},
+    }
+    browse = await engine.search(SearchQuery(facets=frozenset({"kind"})))
+    assert [h.document.ref for h in browse.hits] == ["sa-pa", "bac-ha", "cat-cat", "sapa-market", "ta-van"]
+    assert browse.estimated_total == 5
+    assert browse.facets == {"kind": {"market": 1, "town": 2, "village": 2}}
+
+
+async def test_a_full_pool_without_a_real_match_is_no_match(fake: FakeMeilisearchServer) -> None:
+    # Meilisearch falls back to a placeholder search when its tokeniser keeps no word of the query.
+    engine = engine_for(fake)
+    await engine.rebuild(DOCS)
+    record = to_meili_record(DOCS[4])
+
+    def placeholder(index: FakeIndex, body: dict[str, Any]) -> dict[str, Any]:
+        hits = [{**record, "key": f"destination-b{i:03d}", "ref": f"b{i:03d}"} for i in range(body["limit"])]
+        return {"hits": hits, "estimatedTotalHits": 2800, "facetDistribution": {"kind": {"town": 2800}}}
+
+    fake.search_responder = placeholder
+    result = await engine.search(SearchQuery(text="zzzzqqq", facets=frozenset({"kind"})))
+    assert result.hits == []
+    assert result.estimated_total == 0
+    assert result.facets == {"kind": {}}
 
 
 async def test_distance_and_exact_radius(fake: FakeMeilisearchServer) -> None:
