@@ -17,7 +17,8 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from src.guide.geo import haversine_m
+from src.search.documents import from_record
 from src.search.index_settings import MEILI_SETTINGS, MEILI_SETTINGS_VERSION, MeiliIndexSettings
 from src.search.meili_engine import (
     POOL,
@@ -40,7 +42,7 @@ from src.search.meili_engine import (
     to_meili_record,
 )
 from src.search.port import EngineUnavailable, GeoPoint, SearchDocument, SearchQuery
-from src.search.ranking import rank
+from src.search.ranking import query_matches, rank
 from src.search.text import analyse_query
 
 KEY = "fake-master-key-for-tests"
@@ -944,3 +946,99 @@ async def test_fingerprint_lives_in_a_meta_index(fake: FakeMeilisearchServer) ->
     assert fake.indexes == {}
     await engine.drop()  # nothing left to drop: no error
     await engine.close()
+
+
+# -------------------------------------------------------------------------------------------- catalogue scale
+
+_GEO_RADIUS = re.compile(r"_geoRadius\(([-\d.]+), ([-\d.]+), ([\d.]+)\)")
+_GEO_POINT = re.compile(r"_geoPoint\(([-\d.]+), ([-\d.]+)\):asc")
+
+
+def idealised_search(index: FakeIndex, body: dict[str, Any]) -> dict[str, Any]:
+    """A FAKE search answer that is not Meilisearch's matching: the shared brute-force rule
+    (``ranking.query_matches``), the adapter's own filter strings read back through the grammar model above,
+    ``_geoPoint`` and importance sorts, exact facet counts and totals. With it the adapter's post-processing (pool
+    sizes, totals and facets of full and partial pools, radius, distance order, paging) runs on the whole
+    catalogue; the real server's matching is the contract suite's business (``TEST_MEILI_URL``)."""
+    analysed = analyse_query(body.get("q", ""))
+    kept: list[tuple[dict[str, Any], SearchDocument]] = []
+    for record in index.documents.values():
+        document = from_record(record)
+        ok = query_matches(document, analysed)
+        for clause in body.get("filter") or []:
+            geo = _GEO_RADIUS.fullmatch(clause)
+            if geo:
+                ok = ok and haversine_m(float(geo[1]), float(geo[2]), document.lat, document.lon) <= float(geo[3])
+            else:
+                attribute, values = parse_in_clause(clause)
+                ok = ok and record.get(attribute) in values
+        if ok:
+            kept.append((record, document))
+    sort = body.get("sort") or []
+    point = _GEO_POINT.fullmatch(sort[0]) if sort else None
+    if point:
+        lat, lon = float(point[1]), float(point[2])
+        kept.sort(key=lambda rd: (haversine_m(lat, lon, rd[1].lat, rd[1].lon), rd[1].key))
+    elif sort:
+        kept.sort(key=lambda rd: (-rd[1].importance, rd[1].key))
+    else:
+        order = {s.document.key: i for i, s in enumerate(rank(((d, None) for _r, d in kept), analysed, locale="vi"))}
+        kept.sort(key=lambda rd: order[rd[1].key])
+    offset, limit, retrieve = body["offset"], body["limit"], body["attributesToRetrieve"]
+    response: dict[str, Any] = {
+        "hits": [{k: v for k, v in r.items() if k in retrieve} for r, _d in kept[offset : offset + limit]],
+        "estimatedTotalHits": len(kept),
+        "offset": offset,
+        "limit": limit,
+        "processingTimeMs": 1,
+        "query": body.get("q", ""),
+    }
+    if body.get("facets"):
+        response["facetDistribution"] = {
+            facet: dict(Counter(r[facet] for r, _d in kept if r.get(facet) is not None)) for facet in body["facets"]
+        }
+    return response
+
+
+@pytest.fixture
+async def catalogue_engine(catalogue_documents: list[SearchDocument]) -> AsyncIterator[MeiliEngine]:
+    server = FakeMeilisearchServer()
+    server.polls_before_done = 0
+    server.search_responder = idealised_search
+    server.start()
+    try:
+        engine = engine_for(server)
+        await engine.rebuild(catalogue_documents)
+        yield engine
+    finally:
+        server.stop()
+
+
+async def test_catalogue_totals_and_facets_of_a_partial_pool(
+    catalogue_engine: MeiliEngine, catalogue_counts: dict[str, dict[str, int]]
+) -> None:
+    result = await catalogue_engine.search(SearchQuery(facets=frozenset({"kind", "commune"}), limit=0))
+    assert result.estimated_total == sum(catalogue_counts["kind"].values()) > POOL
+    assert result.facets == {"kind": catalogue_counts["kind"], "commune": catalogue_counts["commune"]}
+    village = await catalogue_engine.search(SearchQuery(kinds=frozenset({"village"}), facets=frozenset({"kind"})))
+    assert village.estimated_total == catalogue_counts["kind"]["village"]
+    assert village.facets == {"kind": {"village": catalogue_counts["kind"]["village"]}}
+
+
+async def test_catalogue_distance_radius_and_deep_pages(
+    catalogue_engine: MeiliEngine, catalogue_documents: list[SearchDocument]
+) -> None:
+    near = GeoPoint(22.33641, 103.84378)
+    nearest = await catalogue_engine.search(SearchQuery(near=near, sort="distance", limit=50))
+    brute = sorted(haversine_m(near.lat, near.lon, d.lat, d.lon) for d in catalogue_documents)
+    assert [h.distance_m for h in nearest.hits] == pytest.approx(brute[:50], abs=0.01)
+    assert nearest.estimated_total == len(catalogue_documents)
+    inside = await catalogue_engine.search(SearchQuery(near=near, radius_m=3000, sort="distance", limit=1000))
+    assert inside.estimated_total == len([m for m in brute if m <= 3000])
+    assert [h.distance_m for h in inside.hits] == pytest.approx([m for m in brute if m <= 3000], abs=0.01)
+    deep = await catalogue_engine.search(SearchQuery(offset=900, limit=100))
+    assert len(deep.hits) == 100
+    whole = await catalogue_engine.search(SearchQuery(text="ban", limit=60))
+    halves = [await catalogue_engine.search(SearchQuery(text="ban", offset=o, limit=30)) for o in (0, 30)]
+    assert [h.document.key for h in whole.hits] == [h.document.key for r in halves for h in r.hits]
+    assert len(whole.hits) == 60
