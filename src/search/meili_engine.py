@@ -1,9 +1,10 @@
 """The production search engine: a Meilisearch server, through the official ``meilisearch`` client (0.43, sync).
 
 Calls
-    The client is synchronous (``requests``); every call runs in a worker thread (``asyncio.to_thread``) with a
-    client made for that call: the client's ``HttpRequests`` rewrites one shared headers dict on every request, so
-    one client used from several threads at once could send a POST without its ``Content-Type``. Every HTTP call has
+    The client is synchronous (``requests``, no session); every call runs in a worker thread (``asyncio.to_thread``)
+    with a client made for that call (a few plain objects, no connection): a client's ``HttpRequests`` sets or
+    removes ``Content-Type`` in its one headers dict on every request, so a client shared by threads could send a
+    POST without it while another thread's GET goes through the same client. Every HTTP call has
     the timeout ``timeout_seconds``; every task wait (``GET /tasks/{uid}`` polled every 50 ms) gives up after the same
     time. A connection error, a timeout, a 5xx, a refused key or a missing index raise
     :class:`~src.search.port.EngineUnavailable`; a task that ends ``failed`` or ``canceled`` raises
@@ -34,8 +35,10 @@ Searches
 Rebuilds
     ``rebuild`` creates ``<uid>_<UTC timestamp>``, applies the settings, adds the documents in batches (waiting for
     each task), creates an empty ``<uid>`` on the first run, swaps the two (``POST /swap-indexes``, atomic for
-    readers) and deletes the old content. On any failure before the swap the new index is deleted and the error
-    raised; ``<uid>`` is untouched.
+    readers) and deletes the old content. On any failure before the swap succeeded, the deletion of the new index is
+    enqueued and the error raised: ``<uid>`` keeps its content. (A swap that only timed out still runs before that
+    deletion, since Meilisearch runs tasks in order: ``<uid>`` then holds the new content, and the caller, told of
+    the error, rebuilds again.)
 
 Fingerprint
     Stored as the document ``{"id": "fingerprint", "value": ...}`` of a one-document index ``<uid>_meta``: it lives on
