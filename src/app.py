@@ -31,6 +31,7 @@ from src.kernel.middleware import RequestPipelineMiddleware
 from src.kernel.rate_limits import RateLimiter
 from src.kernel.security import SecurityHeaders, SecurityMiddleware, TrustedProxies, cors_config
 from src.search import jobs as search_jobs
+from src.search.cache import ResultCache
 from src.search.controllers import BoardSearchController, SearchController
 from src.search.engines import build_engine
 from src.search.health import readiness_check
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "passwords": default_passwords(),
         "search_engine": search_engine,
         "search_log": search_log,
+        "search_cache": ResultCache[Any](settings.search_cache_seconds),
         "readiness_checks": [readiness_check(search_engine, search_log)],
     }
     app = Litestar(

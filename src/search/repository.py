@@ -175,3 +175,11 @@ async def zero_result_queries(reader: Reader, *, since: datetime, limit: int) ->
     result = await reader.execute(statement, {"since": since, "limit": limit})
     rows: Sequence[Any] = result.all()
     return [(str(query), int(searches), last_at) for query, searches, last_at in rows]
+
+
+_COMMUNE_CODES = select(col(Commune.code))
+
+
+async def commune_codes(reader: Reader) -> frozenset[str]:
+    """Every 2025 commune code of the catalogue."""
+    return frozenset(row[0] for row in await reader.execute(_COMMUNE_CODES))

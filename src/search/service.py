@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from weakref import WeakKeyDictionary
 
 import msgspec
 
@@ -33,6 +34,7 @@ from src.kernel.db import ReadPath, utcnow
 from src.kernel.errors import InvalidParameter
 from src.kernel.i18n import pick
 from src.search import repository as search_repository
+from src.search.cache import ResultCache
 from src.search.errors import SearchUnavailable
 from src.search.log import LoggedSearch, SearchLogWriter
 from src.search.port import (
@@ -197,11 +199,13 @@ class SearchService:
         *,
         read_path: ReadPath | None = None,
         log: SearchLogWriter | None = None,
+        cache: ResultCache[Any] | None = None,
     ) -> None:
         self.engine = engine
         self.locale = locale
         self.read_path = read_path
         self.log = log
+        self.cache = cache if cache is not None and cache.enabled else None
 
     async def query_of(self, params: SearchParams) -> SearchQuery:
         """The typed query for ``params``; ``InvalidParameter`` (422) for anything the module docstring refuses."""
@@ -246,16 +250,35 @@ class SearchService:
         )
 
     async def search(self, params: SearchParams) -> SearchPage:
-        """A page of hits for ``params``. Raises ``InvalidParameter`` (422) and ``SearchUnavailable`` (503)."""
+        """A page of hits for ``params``. Raises ``InvalidParameter`` (422) and ``SearchUnavailable`` (503).
+
+        A repeated query is answered from the process's result cache (``src/search/cache.py``) while the index
+        has not changed and the entry is younger than ``LAOCAI_SEARCH_CACHE_SECONDS``; it is logged all the same."""
         started = time.perf_counter()
         query = await self.query_of(params)
-        try:
-            result = await self.engine.search(query)
-        except EngineUnavailable as exc:
-            raise SearchUnavailable(f"the {self.engine.name} search engine cannot answer now; retry shortly") from exc
-        with_distance = query.near is not None
-        hits = [render_hit(hit, self.locale, with_distance=with_distance) for hit in result.hits]
-        facets = {name: dict(counts) for name, counts in result.facets.items() if name in query.facets}
+        key = ("search", query, self.engine.generation()) if self.cache is not None else None
+        cached: tuple[SearchPage, int] | None = self.cache.get(key) if self.cache is not None else None
+        if cached is not None:
+            page, total = cached
+        else:
+            try:
+                result = await self.engine.search(query)
+            except EngineUnavailable as exc:
+                raise SearchUnavailable(
+                    f"the {self.engine.name} search engine cannot answer now; retry shortly"
+                ) from exc
+            with_distance = query.near is not None
+            total = result.estimated_total
+            page = SearchPage(
+                hits=[render_hit(hit, self.locale, with_distance=with_distance) for hit in result.hits],
+                facets={name: dict(counts) for name, counts in result.facets.items() if name in query.facets},
+                estimated_total=total,
+                offset=query.offset,
+                limit=query.limit,
+                processing_ms=0.0,
+            )
+            if self.cache is not None:
+                self.cache.put(key, (page, total))
         elapsed = _elapsed_ms(started)
         if self.log is not None:
             self.log.record(
@@ -263,19 +286,12 @@ class SearchService:
                     query.text,
                     locale=self.locale,
                     filters=logged_filters(query),
-                    hits=result.estimated_total,
+                    hits=total,
                     processing_ms=elapsed,
                     engine=self.engine.name,
                 )
             )
-        return SearchPage(
-            hits=hits,
-            facets=facets,
-            estimated_total=result.estimated_total,
-            offset=query.offset,
-            limit=query.limit,
-            processing_ms=elapsed,
-        )
+        return msgspec.structs.replace(page, processing_ms=elapsed)
 
     async def suggest(self, q: str, limit: int) -> SuggestPage:
         """Up to ``limit`` (≤ ``MAX_SUGGESTIONS``) documents whose names start with ``q``; nothing for an empty
@@ -287,24 +303,41 @@ class SearchService:
             raise _invalid("limit", f"limit must lie in 1..{MAX_SUGGESTIONS}")
         if not text.strip():
             return SuggestPage(hits=[], processing_ms=_elapsed_ms(started))
-        try:
-            found = await self.engine.suggest(text, limit, self.locale)
-        except EngineUnavailable as exc:
-            raise SearchUnavailable(f"the {self.engine.name} search engine cannot answer now; retry shortly") from exc
-        hits = [render_hit(hit, self.locale, with_distance=False) for hit in found[:limit]]
+        key = ("suggest", text, limit, self.locale, self.engine.generation()) if self.cache is not None else None
+        hits: list[SearchHitOut] | None = self.cache.get(key) if self.cache is not None else None
+        if hits is None:
+            try:
+                found = await self.engine.suggest(text, limit, self.locale)
+            except EngineUnavailable as exc:
+                raise SearchUnavailable(
+                    f"the {self.engine.name} search engine cannot answer now; retry shortly"
+                ) from exc
+            hits = [render_hit(hit, self.locale, with_distance=False) for hit in found[:limit]]
+            if self.cache is not None:
+                self.cache.put(key, hits)
         return SuggestPage(hits=hits, processing_ms=_elapsed_ms(started))
 
     async def _require_commune(self, code: str) -> None:
-        """``InvalidParameter`` (422) unless ``code`` is a 2025 commune of the catalogue."""
+        """``InvalidParameter`` (422) unless ``code`` is a 2025 commune of the catalogue (the known codes are read
+        once a minute per process: the 99 units change only with a new import)."""
         if self.read_path is None:
+            return
+        known = _KNOWN_COMMUNES.get(self.read_path)
+        if known is not None and known[0] > time.monotonic() and code in known[1]:
             return
         async with self.read_path.connect() as reader:
             if await guide_repository.commune_names(reader, [code]):
+                codes = await search_repository.commune_codes(reader)
+                _KNOWN_COMMUNES[self.read_path] = (time.monotonic() + KNOWN_COMMUNES_SECONDS, codes)
                 return
             former = await guide_repository.former_unit(reader, code)
         hint = f" ({code} is a pre-2025 code, now part of {former.commune_code})" if former else ""
         raise _invalid("commune", f"{code} is not a 2025 commune code{hint}")
 
+
+#: How long a process trusts its list of 2025 commune codes (a code unknown to it is always checked again).
+KNOWN_COMMUNES_SECONDS = 60.0
+_KNOWN_COMMUNES: "WeakKeyDictionary[ReadPath, tuple[float, frozenset[str]]]" = WeakKeyDictionary()
 
 #: Default window of the zero-result report, and the most rows it returns.
 ZERO_RESULTS_DAYS = 30
