@@ -65,6 +65,8 @@ WRITER_WAIT_SECONDS = 30.0
 POOL = 200
 #: With a radius, every candidate inside the circle's box is checked exactly, up to this many.
 GEO_CAP = 20_000
+#: Half the Earth's circumference (metres, mean radius): a circle this wide holds every point.
+HALF_CIRCUMFERENCE_M = 20_015_087.0
 DOC_CACHE_SIZE = 100_000
 FINGERPRINT_FILE = "laocai-fingerprint.json"
 _FACET_FIELDS = {Facet.TYPE: "type", Facet.KIND: "kind", Facet.COMMUNE: "commune"}
@@ -395,23 +397,21 @@ class TantivyEngine:
         assert query.near is not None
         base = self._combine(text, filters)
         if query.radius_m is not None:
-            radius = query.radius_m
-        else:  # distance sort without a radius: widen a box until it holds enough hits (or everything)
-            total = _count(searcher.search(base, limit=1, count=True))
+            inside = self._within(searcher, query, text, filters, query.radius_m)
+        else:
+            # A distance sort without a radius: widen the circle until it holds the page (or every match). The
+            # box count is only a cheap lower bound: the box's corners lie outside the circle, so the circle's own
+            # count decides.
+            wanted = min(_count(searcher.search(base, limit=1, count=True)), needed)
             radius = 2_000.0
-            while radius < 20_000_000:
-                box_count = _count(
-                    searcher.search(self._combine(text, filters + self._geo_box(query, radius)), limit=1, count=True)
-                )
-                if (box_count or 0) >= min(total, needed):
-                    break
+            while True:
+                whole_earth = radius >= HALF_CIRCUMFERENCE_M
+                box = self._combine(text, filters + self._geo_box(query, radius))
+                if whole_earth or _count(searcher.search(box, limit=1, count=True)) >= wanted:
+                    inside = self._within(searcher, query, text, filters, radius)
+                    if whole_earth or len(inside) >= wanted:
+                        break
                 radius *= 2
-        boxed = self._combine(text, filters + self._geo_box(query, radius))
-        found = searcher.search(boxed, limit=GEO_CAP)
-        addresses = [address for _score, address in found.hits]
-        documents = self._documents(searcher, addresses)
-        distances = distances_m(query.near.lat, query.near.lon, ((d.lat, d.lon) for d in documents))
-        inside = [(d, m) for d, m in zip(documents, distances, strict=True) if m <= radius]
         if query.radius_m is None:
             # Without a radius only the page's order needs the box; totals and facets cover every match.
             estimated_total = _count(searcher.search(base, limit=1, count=True))
@@ -428,6 +428,21 @@ class TantivyEngine:
                 facets[facet] = counts
         ranked = rank(inside, analysed, locale=query.locale, by_distance=query.sort == "distance")
         return SearchResult(to_hits(ranked[query.offset : needed], analysed), estimated_total, facets)
+
+    def _within(
+        self,
+        searcher: tantivy.Searcher,
+        query: SearchQuery,
+        text: tantivy.Query | None,
+        filters: list[tuple[tantivy.Occur, tantivy.Query]],
+        radius_m: float,
+    ) -> list[tuple[SearchDocument, float]]:
+        """Every match within ``radius_m`` of the query point, with its exact distance (box pre-filter first)."""
+        assert query.near is not None
+        found = searcher.search(self._combine(text, filters + self._geo_box(query, radius_m)), limit=GEO_CAP)
+        documents = self._documents(searcher, [address for _score, address in found.hits])
+        distances = distances_m(query.near.lat, query.near.lon, ((d.lat, d.lon) for d in documents))
+        return [(d, m) for d, m in zip(documents, distances, strict=True) if m <= radius_m]
 
     def _suggest(self, prefix: str, limit: int, locale: str) -> list[SearchHit]:
         analysed = analyse_query(prefix)

@@ -286,3 +286,21 @@ async def _drop(engine: SearchEngine) -> None:
     if drop is not None:
         await drop()
     await engine.close()
+
+
+@pytest.mark.parametrize("text", ["hotel", "fansipan", "sapa", "cat", ""])
+@pytest.mark.parametrize("point", [(21.7229, 104.9113), SA_PA_TOWN, (-33.9, 18.4), (89.9, 0.0)])
+async def test_distance_sort_keeps_every_hit_whatever_the_point(
+    search_engine: SearchEngine, text: str, point: tuple[float, float]
+) -> None:
+    # A far point once lost the hits in the corners of the widened box (found by a breaker: "hotel" from Yên Bái).
+    plain = await search_engine.search(SearchQuery(text=text, limit=100))
+    near = GeoPoint(*point)
+    by_distance = await search_engine.search(SearchQuery(text=text, near=near, sort="distance", limit=100))
+    assert by_distance.estimated_total == plain.estimated_total
+    if plain.estimated_total <= 100:
+        assert {h.document.key for h in by_distance.hits} == {h.document.key for h in plain.hits}
+    else:
+        assert len(by_distance.hits) == 100
+    distances = [h.distance_m for h in by_distance.hits]
+    assert distances == sorted(distances)  # type: ignore[type-var]
