@@ -171,6 +171,7 @@ class TantivyEngine:
         self._checked_at = 0.0
         self._meta_mtime = 0.0
         self._generation = 0
+        self._built = False
         self._docs: OrderedDict[int, SearchDocument] = OrderedDict()
 
     # ------------------------------------------------------------------------------------------------ opening
@@ -189,6 +190,7 @@ class TantivyEngine:
                     raise EngineUnavailable(f"search index at {self.path} cannot be opened: {error}") from error
                 self._index = index
                 self._meta_mtime = self._mtime()
+                self._built = (self.path / FINGERPRINT_FILE).exists()
         return self._index
 
     def _mtime(self) -> float:
@@ -204,6 +206,7 @@ class TantivyEngine:
         now = time.monotonic()
         if now - self._checked_at >= self.reload_seconds:
             self._checked_at = now
+            self._built = (self.path / FINGERPRINT_FILE).exists()
             mtime = self._mtime()
             if mtime != self._meta_mtime:
                 self._meta_mtime = mtime
@@ -224,6 +227,8 @@ class TantivyEngine:
 
     def _searcher(self) -> tantivy.Searcher:
         index = self._maybe_reload()
+        if not self._built:
+            raise EngineUnavailable(f"the search index at {self.path} has not been built yet (laocai reindex)")
         try:
             return index.searcher()
         except ValueError as error:
@@ -532,6 +537,7 @@ class TantivyEngine:
 
     async def rebuild(self, documents: Sequence[SearchDocument], progress: Progress | None = None) -> None:
         await self._run_write(list(documents), [], replace_all=True, progress=progress)
+        await asyncio.to_thread(self._write_state, None)  # built; the caller stores the new fingerprint
 
     async def upsert(self, documents: Iterable[SearchDocument]) -> None:
         batch = list(documents)
@@ -553,13 +559,19 @@ class TantivyEngine:
 
     async def set_fingerprint(self, value: str) -> None:
         self._open()
+        self._write_state(value)
+
+    def _write_state(self, fingerprint: str | None) -> None:
+        """Write ``FINGERPRINT_FILE`` atomically. Its presence says a full rebuild has completed: until then the
+        index is not served (an empty or partial index would answer wrong hits with a 200)."""
         target = self.path / FINGERPRINT_FILE
-        temporary = target.with_suffix(f".{os.getpid()}.tmp")
+        temporary = target.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            temporary.write_text(json.dumps({"fingerprint": value, "at": time.time()}))
+            temporary.write_text(json.dumps({"fingerprint": fingerprint, "at": time.time()}))
             temporary.replace(target)
         except OSError as error:
             raise EngineUnavailable(f"cannot write {target}: {error}") from error
+        self._built = True
 
     async def ping(self) -> None:
         searcher = self._searcher()

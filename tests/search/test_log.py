@@ -165,6 +165,7 @@ async def test_search_log_setting_turns_it_off(
     word = f"offlog{uuid.uuid4().hex[:8]}"
     app = create_test_app(app_settings(backend, database_url, tmp_path / "data", search_log=False))
     async with lifespan(app):
+        await build_index(app)
         async with client_of(app) as http:
             assert (await http.get("/v1/search", params={"q": word})).status_code == 200
         assert app.state.search_log.stats()["enabled"] is False

@@ -131,3 +131,17 @@ def test_analysis_folds_the_forms_users_send() -> None:
     assert analyse("沙坝 Sa Pa").cjk == ("沙坝",)
     assert analyse("사파").cjk == ("사파",)  # Hangul survives the decomposition that strips marks
     assert analyse("Sa\u0300 Pa\u0309") == analyse("Sà Pả")
+
+
+async def test_an_index_never_rebuilt_is_not_served(catalogue_documents: list[SearchDocument], tmp_path: Path) -> None:
+    # A breaker removed a blocked index folder while the server ran: the new, empty index answered 200 with no hits.
+    engine = TantivyEngine(tmp_path, reload_seconds=0.0)
+    with pytest.raises(EngineUnavailable, match="not been built"):
+        await engine.search(SearchQuery(text="sa pa"))
+    await engine.upsert(catalogue_documents[:1])  # a job's upsert does not make a whole index
+    with pytest.raises(EngineUnavailable):
+        await engine.ping()
+    await engine.rebuild(catalogue_documents)
+    assert await engine.fingerprint() is None  # built, but no fingerprint yet: stale until the caller stores it
+    assert (await engine.search(SearchQuery(limit=1))).estimated_total == len(catalogue_documents)
+    assert await TantivyEngine(tmp_path).ping() is None
