@@ -207,6 +207,9 @@ async def test_paging(http: httpx.AsyncClient) -> None:
         ({"kind": "village,volcano"}, "kind"),
         ({"kind": "village OR kind = peak"}, "kind"),  # a filter value can never widen a query
         ({"type": "property"}, "type"),
+        ({"type": ""}, "type"),
+        ({"kind": "village,"}, "kind"),
+        ({"facets": ""}, "facets"),
         ({"commune": "99999"}, "commune"),
         ({"commune": "03006 OR 1=1"}, "commune"),
         ({"commune": "3006"}, "commune"),
