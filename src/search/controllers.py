@@ -79,7 +79,7 @@ class SearchController(Controller):
         ] = "relevance",
         facets: Annotated[
             list[str] | None,
-            Parameter(max_length=10, description="Facet counts to return, comma list of " + ", ".join(ALLOWED_FACETS)),
+            Parameter(description="Facet counts to return, repeated or comma list of " + ", ".join(ALLOWED_FACETS)),
         ] = None,
         offset: Annotated[int, Parameter(ge=0, le=MAX_HITS, description="Hits to skip.")] = 0,
         limit: Annotated[int, Parameter(ge=1, le=100, description="Page size (max 100; offset + limit ≤ 1000).")] = 20,

@@ -7,9 +7,6 @@
 engine's library.
 """
 
-import importlib
-from typing import Any
-
 from src.kernel.config import Settings
 from src.search.port import SearchEngine
 
@@ -18,15 +15,14 @@ def build_engine(settings: Settings) -> SearchEngine:
     """The engine ``settings`` select. Connects or opens nothing yet (the first call does), so building it never
     fails because the engine is down."""
     if settings.meili_url:
-        # Imported by name until the adapter lands on this branch (mypy would refuse a missing module).
-        meili: Any = importlib.import_module("src.search.meili_engine")
-        engine: SearchEngine = meili.MeiliEngine(
+        from src.search.meili_engine import MeiliEngine
+
+        return MeiliEngine(
             settings.meili_url,
-            settings.meili_key.get_secret_value() or None,  # no key: an unprotected server
+            settings.meili_key.get_secret_value() or None,  # no key: a server without a master key
             settings.meili_index,
             settings.meili_timeout_seconds,
         )
-        return engine
     from src.search.tantivy_engine import TantivyEngine
 
     return TantivyEngine(settings.search_dir, reload_seconds=settings.search_reload_seconds)

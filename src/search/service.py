@@ -4,7 +4,8 @@
 Validation (API.md; every refusal is a 422 problem naming the field):
 - ``q``: at most ``MAX_QUERY_CHARS`` (200) characters once NFC-normalised; empty is a browse (filters only).
 - ``kind``: repeatable and/or comma-separated; each a destination kind (``src.guide.models.DestinationKind``) or
-  ``ward``/``commune`` (a commune's unit type). ``type``: ``destination``/``commune``, the same way.
+  ``ward``/``commune`` (a commune's unit type). ``type``: ``destination``/``commune``, the same way. An empty value
+  (``kind=``, ``kind=village,``) is refused rather than read as "no constraint".
 - ``commune``: a 5-digit 2025 code that exists (a pre-2025 code is refused with its successor named).
 - ``lat``+``lon`` go together; ``radius_km`` needs them; ``sort=distance`` needs them.
 - ``facets``: comma list of ``type``, ``kind``, ``commune``.
@@ -102,6 +103,9 @@ def split_values(values: Iterable[str] | None) -> list[str]:
 
 
 def _checked(name: str, values: Iterable[str] | None, allowed: Sequence[str]) -> frozenset[str]:
+    values = list(values or ())
+    if any(not part.strip() for value in values for part in value.split(",")):
+        raise _invalid(name, "empty value (leave the parameter out for no constraint)")
     parts = split_values(values)
     unknown = [v for v in parts if v not in allowed]
     if unknown:

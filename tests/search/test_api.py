@@ -207,6 +207,9 @@ async def test_paging(http: httpx.AsyncClient) -> None:
         ({"kind": "village,volcano"}, "kind"),
         ({"kind": "village OR kind = peak"}, "kind"),  # a filter value can never widen a query
         ({"type": "property"}, "type"),
+        ({"type": ""}, "type"),
+        ({"kind": "village,"}, "kind"),
+        ({"facets": ""}, "facets"),
         ({"commune": "99999"}, "commune"),
         ({"commune": "03006 OR 1=1"}, "commune"),
         ({"commune": "3006"}, "commune"),
@@ -409,11 +412,16 @@ def test_the_engine_follows_the_settings(tmp_path: Path) -> None:
     engine = build_engine(Settings(data_dir=tmp_path))
     assert engine.name == "tantivy"
     assert getattr(engine, "directory", None) == tmp_path / "search"
+    meili = build_engine(Settings(data_dir=tmp_path, meili_url="http://127.0.0.1:7700/", meili_index="board"))
+    assert (meili.name, getattr(meili, "index_uid", None), getattr(meili, "api_key", "")) == (
+        "meilisearch",
+        "board",
+        None,
+    )
 
 
 async def test_meilisearch_down_is_503_too(backend: str, database_url: str, tmp_path: Path) -> None:
     """A MeiliEngine pointed at a closed port (nothing listens there: a real connection refusal, no mock)."""
-    pytest.importorskip("src.search.meili_engine", reason="SKIPPED: the Meilisearch adapter is not on this branch yet")
     closed = f"http://127.0.0.1:{free_port()}"
     settings = app_settings(backend, database_url, tmp_path / "data", meili_url=closed, meili_timeout_seconds=1)
     app = create_test_app(settings)
