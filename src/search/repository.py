@@ -1,11 +1,12 @@
 """All SQL of the search domain: reading the catalogue rows that documents are built from, and the search log."""
 
+import json
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
@@ -154,27 +155,41 @@ async def documents_for(
     return documents, wanted - found
 
 
+#: Filters that narrow a search (a far point with a radius, a kind...): a search with one of them that found nothing
+#: says nothing about the words, so the zero-result report leaves it out.
+NARROWING_FILTERS = ("types", "kinds", "communes", "radius_km")
+#: The zero-result report reads at most this many of the latest zero-hit rows.
+MAX_ZERO_ROWS_SCANNED = 100_000
+
+
 async def zero_result_queries(reader: Reader, *, since: datetime, limit: int) -> Sequence[tuple[str, int, datetime]]:
     """Normalised queries that found nothing since ``since`` (UTC): ``(query, searches, last searched at)``, most
-    searched first (then by query), at most ``limit``. Browses (empty text) are left out."""
+    searched first (then by query), at most ``limit``. Browses (empty text) and searches narrowed by a filter
+    (``NARROWING_FILTERS``: "sapa" within 5 km of the South Pole finds nothing, yet "sapa" is no gap in the
+    catalogue) are left out; the latest ``MAX_ZERO_ROWS_SCANNED`` zero-hit rows are read."""
     statement = (
-        select(
-            col(SearchLogEntry.query),
-            func.count().label("searches"),
-            func.max(col(SearchLogEntry.created_at)).label("last_at"),
-        )
+        select(col(SearchLogEntry.query), col(SearchLogEntry.filters), col(SearchLogEntry.created_at))
         .where(
             col(SearchLogEntry.hits) == 0,
             col(SearchLogEntry.created_at) >= bindparam("since", type_=UTCDateTime()),
             col(SearchLogEntry.query) != "",
         )
-        .group_by(col(SearchLogEntry.query))
-        .order_by(func.count().desc(), col(SearchLogEntry.query))
-        .limit(bindparam("limit"))
+        .order_by(col(SearchLogEntry.created_at).desc())
+        .limit(MAX_ZERO_ROWS_SCANNED)
     )
-    result = await reader.execute(statement, {"since": since, "limit": limit})
+    result = await reader.execute(statement, {"since": since})
+    counts: dict[str, list[Any]] = {}
     rows: Sequence[Any] = result.all()
-    return [(str(query), int(searches), last_at) for query, searches, last_at in rows]
+    for query, filters, created_at in rows:
+        if isinstance(filters, str):
+            filters = json.loads(filters)
+        if isinstance(filters, dict) and any(key in filters for key in NARROWING_FILTERS):
+            continue
+        entry = counts.setdefault(str(query), [0, created_at])
+        entry[0] += 1
+        entry[1] = max(entry[1], created_at)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1][0], item[0]))[:limit]
+    return [(query, int(n), last_at) for query, (n, last_at) in ranked]
 
 
 _COMMUNE_CODES = select(col(Commune.code))

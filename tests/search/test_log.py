@@ -181,6 +181,9 @@ async def test_the_board_reads_zero_result_queries(
     for word, hits, times in ((f"nowhere{tag}", 0, 3), (f"nothing{tag}", 0, 1), (f"found{tag}", 4, 5)):
         for _ in range(times):
             writer.record(entry(word, hits=hits))
+    # Found nothing only because a filter narrowed it (a far point with a radius): not a gap in the catalogue.
+    writer.record(replace(entry(f"nowhere{tag}", hits=0), filters={"near": {"lat": -89.0, "lon": 0.0}, "radius_km": 5}))
+    writer.record(replace(entry(f"narrowed{tag}", hits=0), filters={"kinds": ["lake"], "limit": 20}))
     old = entry(f"ancient{tag}")
     writer.record(replace(old, created_at=since - timedelta(days=40)))
     await writer.flush()
