@@ -15,6 +15,7 @@ Values are data, never syntax: they reach the engine as sets of strings in a ``S
 builds its own query from them, so ``AND``, quotes or ``_geoRadius(...)`` in ``q`` are only words to look for.
 """
 
+import dataclasses
 import html
 import math
 import time
@@ -50,6 +51,7 @@ from src.search.port import (
     SearchEngine,
     SearchHit,
     SearchQuery,
+    SearchResult,
 )
 from src.search.schemas import (
     HighlightOut,
@@ -59,6 +61,7 @@ from src.search.schemas import (
     ZeroResultQuery,
     ZeroResultReport,
 )
+from src.search.text import analyse_query
 
 #: Every ``kind`` a client may filter on: destination kinds, and the unit types of communes.
 COMMUNE_KINDS = ("ward", "commune")
@@ -267,6 +270,7 @@ class SearchService:
         else:
             try:
                 result = await self.engine.search(query)
+                result = await self._fewer_words(query, result)
             except EngineUnavailable as exc:
                 raise SearchUnavailable(
                     f"the {self.engine.name} search engine cannot answer now; retry shortly"
@@ -296,6 +300,21 @@ class SearchService:
                 )
             )
         return msgspec.structs.replace(page, processing_ms=elapsed)
+
+    async def _fewer_words(self, query: SearchQuery, result: SearchResult) -> SearchResult:
+        """When every word must match and nothing does, drop words from the end, up to ``MAX_DROPPED_WORDS``
+        ("fansipan summit" -> "fansipan"), as Meilisearch's ``matchingStrategy: "last"`` does; the same on both
+        engines because it happens here. The highlight shows which words matched."""
+        analysed = analyse_query(query.text)
+        if analysed.cjk:  # CJK runs are matched by n-grams, not words: nothing to drop
+            return result
+        words = list(analysed.words)
+        dropped = 0
+        while result.estimated_total == 0 and len(words) > 1 and dropped < MAX_DROPPED_WORDS:
+            words.pop()
+            dropped += 1
+            result = await self.engine.search(dataclasses.replace(query, text=" ".join(words)))
+        return result
 
     async def suggest(self, q: str, limit: int) -> SuggestPage:
         """Up to ``limit`` (≤ ``MAX_SUGGESTIONS``) documents whose names start with ``q``; nothing for an empty
@@ -339,6 +358,8 @@ class SearchService:
         raise _invalid("commune", f"{code} is not a 2025 commune code{hint}")
 
 
+#: A search whose words match nothing together is retried with at most this many words dropped from the end.
+MAX_DROPPED_WORDS = 3
 #: How long a process trusts its list of 2025 commune codes (a code unknown to it is always checked again).
 KNOWN_COMMUNES_SECONDS = 60.0
 _KNOWN_COMMUNES: "WeakKeyDictionary[ReadPath, tuple[float, frozenset[str]]]" = WeakKeyDictionary()

@@ -434,3 +434,17 @@ async def test_meilisearch_down_is_503_too(backend: str, database_url: str, tmp_
         assert (ready["status"], ready["checks"]["search"]) == ("degraded", "unavailable")
         assert ready["components"]["search"]["engine"] == "meilisearch"
         assert (await client.get("/v1/destinations/sa-pa")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("q", "first"), [("fansipan summit", "fansipan"), ("sapa town", "sa-pa"), ("cat cat village trek", "cat-cat")]
+)
+async def test_words_that_match_nothing_are_dropped_from_the_end(http: httpx.AsyncClient, q: str, first: str) -> None:
+    body = await search(http, q=q, limit=3)
+    assert [hit["id"] for hit in body["hits"]][:1] == [first]  # type: ignore[index]
+
+
+async def test_nonsense_still_finds_nothing(http: httpx.AsyncClient) -> None:
+    body = await search(http, q="qqxz wvvk zzpt jjyy")
+    assert body["hits"] == []
+    assert body["estimated_total"] == 0
