@@ -78,6 +78,8 @@ from benches.search_data import (
     MIXES,
     SUGGEST_LIMIT,
     BenchQuery,
+    CatalogueFacts,
+    SyntheticRow,
     add_synthetic,
     build_mixes,
     check_bench_database,
@@ -127,6 +129,12 @@ class EngineRun:
     native_p50_ms: float
     native_p95_ms: float
     native_share: float
+    #: share of the tantivy time per ``Searcher`` method (``search``, ``aggregate``, ``doc``, ``fast_field_values``)
+    native_split: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def us_per_call(self) -> float:
+        return 1e6 / self.qps if self.qps else float("nan")
 
 
 @dataclass
@@ -210,6 +218,44 @@ def build_index(env: dict[str, str], database_url: str, data_dir: Path) -> tuple
     return time.perf_counter() - started, "TantivyEngine.rebuild (no laocai reindex in this tree)"
 
 
+def bench_env(data_dir: Path, postgres_url: str = "") -> dict[str, str]:
+    """The environment of every ``laocai`` and server process of the bench: this one's without ``LAOCAI_*``, then
+    the bench data dir, rate limits off, server-side response cache off (and PostgreSQL when given)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAOCAI_")}
+    env["LAOCAI_DATA_DIR"] = str(data_dir)
+    env["LAOCAI_RATE_LIMIT_PUBLIC"] = "off"
+    env["LAOCAI_RESPONSE_CACHE_SECONDS"] = "0"
+    if postgres_url:
+        env["LAOCAI_DATABASE_URL"] = postgres_url
+    return env
+
+
+def prepare_data(
+    database: str, env: dict[str, str], data_dir: Path, synthetic: int, seed: int
+) -> tuple[CatalogueFacts, list[SyntheticRow], dict[str, Any]]:
+    """Import the catalogue, add the synthetic rows, build the index; print and return what was done."""
+    url = Settings(data_dir=data_dir, database_url=env.get("LAOCAI_DATABASE_URL", "")).effective_database_url
+    seconds = import_catalogue(env)
+    t0 = time.perf_counter()
+    facts, rows = asyncio.run(add_synthetic(url, synthetic, seed))
+    synthetic_s = time.perf_counter() - t0
+    index_s, how = build_index(env, url, data_dir)
+    console.print(
+        f"{database:<11} laocai import-catalogue {seconds:.1f} s ({len(facts.names):,} destinations, "
+        f"{len(facts.communes)} communes); {len(rows):,} synthetic destinations {synthetic_s:.1f} s; "
+        f"index by {how} {index_s:.1f} s"
+    )
+    setup = {
+        "import_s": round(seconds, 2),
+        "real_destinations": len(facts.names),
+        "communes": len(facts.communes),
+        "synthetic_destinations": len(rows),
+        "index": how,
+        "index_s": round(index_s, 2),
+    }
+    return facts, rows, setup
+
+
 # ---------------------------------------------------------------------------------------------------------- wrk
 
 _REQUESTS = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m)")
@@ -264,6 +310,7 @@ class NativeClock:
 
     def __init__(self) -> None:
         self.ns = 0
+        self.by_method: dict[str, int] = {}
 
 
 class TimedSearcher:
@@ -278,7 +325,9 @@ class TimedSearcher:
         try:
             return getattr(self._inner, name)(*args, **kwargs)
         finally:
-            self._clock.ns += time.perf_counter_ns() - started
+            spent = time.perf_counter_ns() - started
+            self._clock.ns += spent
+            self._clock.by_method[name] = self._clock.by_method.get(name, 0) + spent
 
     def search(self, *args: Any, **kwargs: Any) -> Any:
         return self._timed("search", *args, **kwargs)
@@ -319,6 +368,7 @@ class RawEngine:
             times: list[int] = []
             natives: list[int] = []
             clock, n = self.clock, len(queries)
+            clock.by_method = {}
             started = time.perf_counter()
             deadline = started + seconds
             i = 0
@@ -343,6 +393,9 @@ class RawEngine:
                 native_p50_ms=percentile(natives, 0.50) / 1e6,
                 native_p95_ms=percentile(natives, 0.95) / 1e6,
                 native_share=native_total / total if total else float("nan"),
+                native_split={
+                    name: round(ns / native_total, 3) for name, ns in sorted(clock.by_method.items()) if native_total
+                },
             )
 
         return asyncio.run(loop())
@@ -416,6 +469,17 @@ def capture_floor(base_url: str, source: BenchQuery) -> int:
 # ------------------------------------------------------------------------------------------------------ report
 
 
+def median_split(runs: Sequence[EngineRun]) -> dict[str, float]:
+    names = sorted({name for run in runs for name in run.native_split})
+    return {name: statistics.median(run.native_split.get(name, 0.0) for run in runs) for name in names}
+
+
+def split_text(runs: Sequence[EngineRun]) -> str:
+    short = {"search": "search", "aggregate": "agg", "doc": "doc", "fast_field_values": "ffv"}
+    split = median_split(runs)
+    return " ".join(f"{short.get(name, name)} {share:.0%}" for name, share in split.items() if share >= 0.005)
+
+
 def verdict(ok: bool) -> str:
     return "[green]met" if ok else "[red]NOT MET"
 
@@ -484,8 +548,10 @@ def print_report(database: str, figures: dict[str, MixFigures], floor: MixFigure
         "tantivy p50 ms",
         "tantivy p95 ms",
         "tantivy share",
+        "tantivy split",
         f"API rps @{HIGH} ÷ engine q/s",
-        f"API p50 @{LOW} - engine p50 ms",
+        "engine µs/call",
+        f"API server µs/req @{HIGH}",
     ):
         table.add_column(name, justify="left" if name == "mix" else "right")
     for fig in mixes:
@@ -497,8 +563,10 @@ def print_report(database: str, figures: dict[str, MixFigures], floor: MixFigure
             f"{fig.med('engine', 'native_p50_ms'):.3f}",
             f"{fig.med('engine', 'native_p95_ms'):.3f}",
             f"{fig.med('engine', 'native_share'):.0%}",
+            split_text(fig.engine),
             f"{fig.med('high', 'rps') / fig.med('engine', 'qps'):.3f}",
-            f"{fig.med('low', 'p50_ms') - fig.med('engine', 'p50_ms'):.2f}",
+            f"{fig.med('engine', 'us_per_call'):,.0f}",
+            f"{fig.med('high', 'us_per_request'):,.0f}",
         )
     console.print(table)
 
@@ -557,6 +625,7 @@ def payload_of(
                     "tantivy_p50_ms": round(fig.med("engine", "native_p50_ms"), 4),
                     "tantivy_p95_ms": round(fig.med("engine", "native_p95_ms"), 4),
                     "tantivy_share": round(fig.med("engine", "native_share"), 3),
+                    "tantivy_split": median_split(fig.engine),
                 }
                 entry["mixes"][fig.mix]["targets"] = {
                     name: {"measured": round(measured, 3), "threshold": threshold, "met": ok}
@@ -674,34 +743,10 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for database in databases:
             data_dir = workdir / database
-            env = {k: v for k, v in os.environ.items() if not k.startswith("LAOCAI_")}
-            env["LAOCAI_DATA_DIR"] = str(data_dir)
-            env["LAOCAI_RATE_LIMIT_PUBLIC"] = "off"
-            env["LAOCAI_RESPONSE_CACHE_SECONDS"] = "0"
-            if database == "postgresql":
-                env["LAOCAI_DATABASE_URL"] = args.postgres_url
-            database_url = Settings(data_dir=data_dir, database_url=env.get("LAOCAI_DATABASE_URL", ""))
-            url = database_url.effective_database_url
-            seconds = import_catalogue(env)
-            t0 = time.perf_counter()
-            facts, rows = asyncio.run(add_synthetic(url, args.synthetic, args.seed))
-            synthetic_s = time.perf_counter() - t0
-            index_s, how = build_index(env, url, data_dir)
-            console.print(
-                f"{database:<11} laocai import-catalogue {seconds:.1f} s ({len(facts.names):,} destinations, "
-                f"{len(facts.communes)} communes); {len(rows):,} synthetic destinations {synthetic_s:.1f} s; "
-                f"index by {how} {index_s:.1f} s"
-            )
+            env = bench_env(data_dir, args.postgres_url if database == "postgresql" else "")
+            facts, rows, setup = prepare_data(database, env, data_dir, args.synthetic, args.seed)
             mixes = build_mixes(facts, rows, args.seed, args.queries)
             figures, floor, floor_bytes = measure(database, env, data_dir, workdir, args, mixes)
-            setup = {
-                "import_s": round(seconds, 2),
-                "real_destinations": len(facts.names),
-                "communes": len(facts.communes),
-                "synthetic_destinations": len(rows),
-                "index": how,
-                "index_s": round(index_s, 2),
-            }
             results.append((database, figures, floor, floor_bytes, setup))
             print_report(database, figures, floor, floor_bytes)
         payload = payload_of(args, results)
