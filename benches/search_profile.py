@@ -31,7 +31,7 @@ from typing import Any, cast
 import httpx
 from rich.table import Table
 
-from benches.search import bench_env, prepare_data
+from benches.search import bench_env, console, prepare_data
 from benches.search_data import MIXES, BenchQuery, build_mixes
 from src.kernel.config import Settings
 
@@ -123,8 +123,6 @@ async def run(
 
 
 def report(mix: str, calls: int, wall: list[float], profile: cProfile.Profile, pauses: GcPauses, tracked: int) -> None:
-    from benches.catalogue import console
-
     wall.sort()
     median_ms = statistics.median(wall) * 1e3
     console.print(
