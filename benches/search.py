@@ -133,6 +133,8 @@ class EngineRun:
     native_share: float
     #: share of the tantivy time per ``Searcher`` method (``search``, ``aggregate``, ``doc``, ``fast_field_values``)
     native_split: dict[str, float] = field(default_factory=dict)
+    #: mean calls per engine call of each ``Searcher`` method
+    native_calls: dict[str, float] = field(default_factory=dict)
 
     @property
     def us_per_call(self) -> float:
@@ -313,6 +315,7 @@ class NativeClock:
     def __init__(self) -> None:
         self.ns = 0
         self.by_method: dict[str, int] = {}
+        self.calls: dict[str, int] = {}
 
 
 class TimedSearcher:
@@ -330,6 +333,7 @@ class TimedSearcher:
             spent = time.perf_counter_ns() - started
             self._clock.ns += spent
             self._clock.by_method[name] = self._clock.by_method.get(name, 0) + spent
+            self._clock.calls[name] = self._clock.calls.get(name, 0) + 1
 
     def search(self, *args: Any, **kwargs: Any) -> Any:
         return self._timed("search", *args, **kwargs)
@@ -371,6 +375,7 @@ class RawEngine:
             natives: list[int] = []
             clock, n = self.clock, len(queries)
             clock.by_method = {}
+            clock.calls = {}
             started = time.perf_counter()
             deadline = started + seconds
             i = 0
@@ -398,6 +403,7 @@ class RawEngine:
                 native_split={
                     name: round(ns / native_total, 3) for name, ns in sorted(clock.by_method.items()) if native_total
                 },
+                native_calls={name: round(count / i, 2) for name, count in sorted(clock.calls.items())},
             )
 
         return asyncio.run(loop())
@@ -477,9 +483,13 @@ def median_split(runs: Sequence[EngineRun]) -> dict[str, float]:
 
 
 def split_text(runs: Sequence[EngineRun]) -> str:
+    """``search 98% (x1.0), ffv 2% (x1.0)``: share of tantivy time and mean calls per engine call, per method."""
     short = {"search": "search", "aggregate": "agg", "doc": "doc", "fast_field_values": "ffv"}
     split = median_split(runs)
-    return " ".join(f"{short.get(name, name)} {share:.0%}" for name, share in split.items() if share >= 0.005)
+    calls = runs[-1].native_calls if runs else {}
+    return ", ".join(
+        f"{short.get(name, name)} {share:.0%} (x{calls.get(name, 0):.1f})" for name, share in split.items()
+    )
 
 
 def verdict(ok: bool) -> str:
@@ -571,7 +581,7 @@ def print_report(database: str, figures: dict[str, MixFigures], floor: MixFigure
     console.print(table)
     console.print(
         "  tantivy time by Searcher method (search, aggregate = facets, doc = stored record, ffv = fast field "
-        "values): " + "; ".join(f"{fig.mix}: {split_text(fig.engine)}" for fig in mixes)
+        "values; xN = calls per query): " + "; ".join(f"{fig.mix}: {split_text(fig.engine)}" for fig in mixes)
     )
 
     table = Table(title=f"{database}: targets of issue 6 (suggest shown for information: the targets name /v1/search)")
@@ -601,6 +611,7 @@ def payload_of(
         "cpu": cpu_model(),
         "load": f"wrk -t1 -c{LOW}/-c{HIGH} -d{args.duration:g}s x{args.repeats}",
         "synthetic": args.synthetic,
+        "loadavg_end": os.getloadavg(),
         "seed": args.seed,
         "databases": {},
     }
@@ -630,6 +641,7 @@ def payload_of(
                     "tantivy_p95_ms": round(fig.med("engine", "native_p95_ms"), 4),
                     "tantivy_share": round(fig.med("engine", "native_share"), 3),
                     "tantivy_split": median_split(fig.engine),
+                    "tantivy_calls_per_query": fig.engine[-1].native_calls,
                 }
                 entry["mixes"][fig.mix]["targets"] = {
                     name: {"measured": round(measured, 3), "threshold": threshold, "met": ok}
@@ -743,6 +755,7 @@ def main(argv: list[str] | None = None) -> int:
             f"load        wrk -t1 -c{LOW} --latency and -c{HIGH}, -d{args.duration:g}s, {args.repeats} round(s), "
             f"warm-up {args.warmup:g} s per mix; engine {args.engine_seconds:g} s per mix and round"
         )
+        console.print(f"load avg    {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min) before the run")
         databases = ["sqlite"] + (["postgresql"] if args.postgres_url else [])
         results = []
         for database in databases:
@@ -760,7 +773,10 @@ def main(argv: list[str] | None = None) -> int:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
             console.print(f"figures written to {args.json}")
-        console.print(f"[dim]total {time.perf_counter() - started:.0f} s")
+        console.print(
+            f"[dim]total {time.perf_counter() - started:.0f} s; load avg "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min) at the end (the bench itself keeps ~2 busy)"
+        )
         return 0
     except BenchError as exc:
         console.print(f"[red]benchmark aborted: {escape(str(exc))}")
