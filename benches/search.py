@@ -775,7 +775,7 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"figures written to {args.json}")
         console.print(
             f"[dim]total {time.perf_counter() - started:.0f} s; load avg "
-            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min) at the end (the bench itself keeps ~2 busy)"
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (1/5/15 min) at the end"
         )
         return 0
     except BenchError as exc:
