@@ -12,7 +12,7 @@ from litestar.types import Message, Scope
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from src.guide.controllers import CommuneController, DestinationController, MapController
+from src.guide.controllers import CommuneController, DestinationController, EditorDestinationController, MapController
 from src.kernel.auth.backend import build_jwt_auth, document_public_routes
 from src.kernel.auth.controllers import AdminUserController, AuthController
 from src.kernel.auth.credentials import default_passwords
@@ -30,6 +30,12 @@ from src.kernel.logs import logging_config
 from src.kernel.middleware import RequestPipelineMiddleware
 from src.kernel.rate_limits import RateLimiter
 from src.kernel.security import SecurityHeaders, SecurityMiddleware, TrustedProxies, cors_config
+from src.search import jobs as search_jobs
+from src.search.cache import ResultCache
+from src.search.controllers import BoardSearchController, SearchController
+from src.search.engines import build_engine
+from src.search.health import readiness_check
+from src.search.log import SearchLogWriter
 
 API_VERSION = "0.1.0"
 
@@ -46,15 +52,18 @@ async def _content_language(message: Message, scope: Scope) -> None:
 
 
 def job_registry() -> JobRegistry:
-    """Every job of the application: the kernel's, then each domain's ``jobs.register(registry)`` (none yet)."""
+    """Every job of the application: the kernel's, then each domain's ``jobs.register(registry)``."""
     registry = JobRegistry()
     registry.add_periodic(SWEEP_RESPONSE_CACHE)
+    search_jobs.register(registry)  # also search's reaction to the guide's catalogue_changed event
     return registry
 
 
 def create_jobs(settings: Settings, engine: AsyncEngine, *, in_server: bool, resources: dict[str, Any]) -> JobSystem:
     """The job system of a process: ``in_server`` for ``laocai serve`` (a worker only when
-    ``settings.runs_worker_in_process``; per-process periodic jobs), else for ``laocai worker``."""
+    ``settings.runs_worker_in_process``; per-process periodic jobs), else for ``laocai worker``. ``resources``
+    reach handlers as ``ctx.resources``: ``"stores"`` (server processes) and ``"search"`` (the search engine,
+    needed by search's jobs wherever a worker runs)."""
     return JobSystem(
         job_registry(),
         engine,
@@ -87,16 +96,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
     proxies = TrustedProxies(settings.trusted_proxy_networks)
 
     stores = build_stores(redis)
-    jobs = create_jobs(settings, engine, in_server=True, resources={"stores": stores})
+    search_engine = build_engine(settings)
+    search_log = SearchLogWriter(engine, enabled=settings.search_log)
+    jobs = create_jobs(
+        settings, engine, in_server=True, resources={"stores": stores, search_jobs.RESOURCE: search_engine}
+    )
 
     async def start_jobs(_app: Litestar) -> None:
         await jobs.start()
         if read_engine is not engine:  # a job enqueued in a read request goes to the same backend
             bind_jobs(read_engine, jobs.backend)
+        await search_log.start()
 
     async def dispose(_app: Litestar) -> None:
         bind_jobs(read_engine, None)
         await jobs.stop()
+        await search_log.stop()  # writes what is buffered, before the engine goes
+        await search_engine.close()
         await engine.dispose()
         if read_engine is not engine:
             await read_engine.dispose()
@@ -117,6 +133,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             signing_key, access_seconds=settings.access_token_seconds, refresh_seconds=settings.refresh_token_seconds
         ),
         "passwords": default_passwords(),
+        "search_engine": search_engine,
+        "search_log": search_log,
+        "search_cache": ResultCache[Any](settings.search_cache_seconds),
+        "readiness_checks": [readiness_check(search_engine, search_log)],
     }
     app = Litestar(
         route_handlers=[
@@ -124,6 +144,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DestinationController,
             MapController,
             CommuneController,
+            EditorDestinationController,
+            SearchController,
+            BoardSearchController,
             AuthController,
             AdminUserController,
         ],

@@ -1,4 +1,4 @@
-"""The ``laocai`` command: ``serve``, ``worker``, ``db upgrade``, ``import-catalogue``, ``create-user``.
+"""The ``laocai`` command: ``serve``, ``worker``, ``db upgrade``, ``import-catalogue``, ``reindex``, ``create-user``.
 
 Settings come from ``LAOCAI_*`` environment variables (see ``src/kernel/config.py``); with none set, everything runs
 embedded under ``./var`` (SQLite) and ``serve`` listens on 127.0.0.1:8000.
@@ -8,6 +8,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 
 import click
 import uvicorn
@@ -31,6 +32,11 @@ from src.kernel.errors import DomainError
 from src.kernel.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from src.kernel.logs import uvicorn_log_config
 from src.migrations import upgrade
+from src.search import indexing
+from src.search import jobs as search_jobs
+from src.search.engines import build_engine
+from src.search.port import EngineUnavailable
+from src.search.port import Progress as IndexProgress
 
 console = Console(stderr=True)
 
@@ -103,7 +109,8 @@ def main() -> None:
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default LAOCAI_PORT or 8000).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Apply migrations, import the shipped catalogue into an empty database, and serve the API.
+    """Apply migrations, import the shipped catalogue into an empty database, build the search index when it is
+    missing or stale, and serve the API.
 
     Each server process also runs background jobs without Redis (or with LAOCAI_WORKER_IN_PROCESS=true).
     """
@@ -114,6 +121,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     report = asyncio.run(_prepare(settings, only_if_empty=True))
     if report is not None:
         _print_report(report)
+    asyncio.run(_index_at_start(settings))
     uvicorn.run(
         "src.app:create_app",
         factory=True,
@@ -163,7 +171,8 @@ async def _check_redis(url: str) -> None:
 
 async def _work(settings: Settings) -> None:
     engine = create_engine(settings.effective_database_url)
-    jobs = create_jobs(settings, engine, in_server=False, resources={})
+    search_engine = build_engine(settings)
+    jobs = create_jobs(settings, engine, in_server=False, resources={search_jobs.RESOURCE: search_engine})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -174,6 +183,7 @@ async def _work(settings: Settings) -> None:
         await stop.wait()
     finally:
         await jobs.stop()
+        await search_engine.close()
         await engine.dispose()
 
 
@@ -212,12 +222,91 @@ def db_upgrade(revision: str) -> None:
 
 @main.command("import-catalogue")
 def import_catalogue() -> None:
-    """Import (or update) the shipped catalogue; running it twice changes nothing."""
+    """Import (or update) the shipped catalogue; running it twice changes nothing. Running servers' search index
+    catches up within 5 minutes (``search.converge_index``); ``laocai reindex`` does it at once."""
     settings = Settings()
     settings.ensure_data_dir()
     report = asyncio.run(_prepare(settings, only_if_empty=False))
     if report is not None:
         _print_report(report)
+
+
+def _index_progress(progress: Progress) -> IndexProgress:
+    task = progress.add_task("indexing", total=None)
+
+    def step(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total, description=f"indexed {done} of {total}")
+
+    return step
+
+
+def _progress_bar(*, transient: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=transient,
+    )
+
+
+async def _index_at_start(settings: Settings) -> None:
+    """Build the search index when it is missing or stale (the catalogue is a few thousand documents: seconds).
+
+    An engine that cannot be reached (Meilisearch down) does not stop the server: search answers 503 until it is
+    back, and the periodic convergence job (``search.converge_index``) builds the index then.
+    """
+    engine = create_engine(settings.effective_database_url)
+    search_engine = build_engine(settings)
+    try:
+        with _progress_bar(transient=True) as progress:
+            report = await indexing.ensure_fresh(engine, search_engine, _index_progress(progress))
+    except EngineUnavailable as exc:
+        console.print(f"[yellow]search index not checked ({search_engine.name} unavailable: {exc}); search answers 503")
+        return
+    finally:
+        await search_engine.close()
+        await engine.dispose()
+    if report is None:
+        console.print(f"search index ({search_engine.name}) is up to date")
+    else:
+        console.print(
+            f"search index ({search_engine.name}) built: {report.documents} documents "
+            f"({report.destinations} destinations, {report.communes} communes) in {report.seconds:.2f} s"
+        )
+
+
+async def _reindex(settings: Settings) -> indexing.RebuildReport:
+    url = settings.effective_database_url
+    async with maintenance_lock(url):
+        await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    search_engine = build_engine(settings)
+    try:
+        with _progress_bar() as progress:
+            return await indexing.rebuild(engine, search_engine, _index_progress(progress))
+    finally:
+        await search_engine.close()
+        await engine.dispose()
+
+
+@main.command()
+def reindex() -> None:
+    """Rebuild the whole search index from the database (built aside, swapped in at the end) and store its
+    fingerprint. Servers keep answering from the old index until the swap."""
+    settings = Settings()
+    settings.ensure_data_dir()
+    started = time.perf_counter()
+    engine_name = "meilisearch" if settings.meili_url else "tantivy"
+    try:
+        report = asyncio.run(_reindex(settings))
+    except EngineUnavailable as exc:
+        raise click.ClickException(f"the {engine_name} search engine is unavailable: {exc}") from exc
+    console.print(
+        f"reindexed ({engine_name}): {report.documents} documents ({report.destinations} destinations, "
+        f"{report.communes} communes) in {time.perf_counter() - started:.2f} s; fingerprint {report.fingerprint[:12]}"
+    )
 
 
 async def _create_user(

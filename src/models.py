@@ -10,6 +10,7 @@ from src.guide.models import (
 )
 from src.kernel.auth.models import RefreshToken, User, UserRole
 from src.kernel.jobs import PeriodicJobState
+from src.search.models import SearchLogEntry
 
 __all__ = [
     "Commune",
@@ -20,6 +21,7 @@ __all__ = [
     "DestinationTranslation",
     "PeriodicJobState",
     "RefreshToken",
+    "SearchLogEntry",
     "User",
     "UserRole",
 ]

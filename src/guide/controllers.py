@@ -1,25 +1,27 @@
-"""HTTP endpoints of the digital map catalogue (API.md): destinations, map features, communes.
+"""HTTP endpoints of the digital map catalogue (API.md): destinations, map features, communes, and editors' changes.
 
 Controllers read inputs, make one service call and return its result; rules live in ``service.py``.
 """
 
 from typing import Annotated
 
-from litestar import Controller, get
+from litestar import Controller, Response, get, patch
 from litestar.di import NamedDependency, Provide
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, JSONBody, Parameter
 
-from src.guide.deps import provide_catalogue_service
+from src.guide.deps import provide_catalogue_service, provide_editor_service
 from src.guide.geo import parse_bbox
 from src.guide.models import DestinationKind
 from src.guide.schemas import (
     CommuneDetail,
     CommunePage,
     DestinationDetail,
+    DestinationEdit,
     DestinationPage,
     FeatureCollection,
 )
-from src.guide.service import MAX_RADIUS_KM, CatalogueService, DestinationQuery, Near
+from src.guide.service import MAX_RADIUS_KM, CatalogueService, DestinationQuery, EditorService, Near
+from src.kernel.auth.guards import requires_role
 from src.kernel.errors import InvalidParameter, problem_responses
 from src.kernel.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -133,3 +135,47 @@ class CommuneController(Controller):
     ) -> CommuneDetail:
         """One commune with its boundary (GeoJSON geometry, counter-clockwise outer rings) and former units."""
         return await service.get_commune(code)
+
+
+#: Editor responses are the editor's own working copy: never stored by a cache (RFC 9111 §5.2.2.5).
+_NO_STORE = "no-store"
+
+
+class EditorDestinationController(Controller):
+    """The tourism board editors' changes to destinations (role ``editor``). Issue 9 grows this into the full
+    editor API (drafts, review, publish); for now an edit is live once committed."""
+
+    path = "/v1/editor/destinations"
+    tags = ["editor"]
+    guards = [requires_role("editor")]
+    dependencies = {"service": Provide(provide_editor_service)}
+
+    @get("/{slug:str}", responses=problem_responses(401, 403, 404))
+    async def get_for_edit(
+        self, service: NamedDependency[EditorService], slug: Annotated[str, Parameter(max_length=160)]
+    ) -> Response[DestinationDetail]:
+        """The destination with its version in `ETag` (strong), to send back as `If-Match` with an edit."""
+        detail, etag = await service.current(slug)
+        return Response(detail, headers={"ETag": etag, "Cache-Control": _NO_STORE})
+
+    @patch("/{slug:str}", responses=problem_responses(401, 403, 404, 412, 413, 428))
+    async def edit(
+        self,
+        service: NamedDependency[EditorService],
+        slug: Annotated[str, Parameter(max_length=160)],
+        data: JSONBody[DestinationEdit],
+        if_match: Annotated[
+            str | None,
+            HeaderParameter(
+                name="If-Match",
+                max_length=1000,
+                description="The `ETag` of the version this edit applies to (RFC 9110 §13.1.1); required.",
+            ),
+        ] = None,
+    ) -> Response[DestinationDetail]:
+        """Change a destination's Vietnamese name, its names per locale, and its aliases, if it is still at the
+        version `If-Match` names: 428 without `If-Match`, 412 when someone changed it since. The search index and
+        the catalogue caches follow once the change is committed (search within seconds). Returns the updated
+        destination with its new `ETag`."""
+        detail, etag = await service.edit_destination(slug, if_match, data)
+        return Response(detail, headers={"ETag": etag, "Cache-Control": _NO_STORE})

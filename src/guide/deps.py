@@ -1,11 +1,14 @@
-"""How the catalogue service is provided to controllers."""
+"""How the catalogue and editor services are provided to controllers."""
 
 from collections.abc import AsyncIterator
+from typing import Any
 
+from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from src.guide.service import CatalogueService
+from src.guide.service import CatalogueService, EditorService
 from src.kernel.db import ReadPath
 
 
@@ -21,3 +24,11 @@ async def provide_catalogue_service(
     read_path: ReadPath = state.read_path
     async with read_path.connect() as reader:
         yield CatalogueService(reader, response_locale)
+
+
+async def provide_editor_service(
+    request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], response_locale: NamedDependency[str]
+) -> EditorService:
+    """An ``EditorService`` on the request's unit of work (committed after the handler), rendering in the
+    negotiated locale and purging the app's response cache after a committed edit."""
+    return EditorService(session, response_locale, request.app.stores)

@@ -9,12 +9,28 @@ names (a left join) instead of two more queries per page.
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, case, literal, null, or_, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    delete,
+    insert,
+    literal,
+    null,
+    or_,
+    union_all,
+    update,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as sa_select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 from sqlmodel import col
 
@@ -27,6 +43,7 @@ from src.guide.models import (
     DestinationSource,
     DestinationTranslation,
 )
+from src.guide.names import fold
 from src.kernel.db import Reader
 
 #: Map features come first by what a visitor looks for, so that a truncated map keeps the landmarks.
@@ -463,3 +480,111 @@ async def former_units_of(reader: Reader, code: str) -> Sequence[FormerUnitRow]:
 async def former_unit(reader: Reader, old_code: str) -> FormerUnitRow | None:
     """The pre-2025 unit with this old code (never resolved as the 2025 unit of the same number), or ``None``."""
     return cast("FormerUnitRow | None", (await reader.execute(_FORMER_UNIT, {"code": old_code})).first())
+
+
+# -- editor writes ----------------------------------------------------------------------------------------------
+# Writes run on the unit of work's connection (``await session.connection()``), never through a ``Reader``.
+
+
+class EditableRow(Protocol):
+    """What an edit needs of a destination before changing it."""
+
+    id: int
+    slug: str
+    name_locale: str
+    commune_code: str | None
+    updated_at: datetime
+
+
+async def editable_destination(connection: AsyncConnection, slug: str) -> EditableRow | None:
+    """The destination with this slug (id, primary name's locale, commune, version), or ``None``."""
+    query = sa_select(
+        _DESTINATION.c.id,
+        _DESTINATION.c.slug,
+        _DESTINATION.c.name_locale,
+        _DESTINATION.c.commune_code,
+        _DESTINATION.c.updated_at,
+    ).where(_DESTINATION.c.slug == slug)
+    return cast("EditableRow | None", (await connection.execute(query)).first())
+
+
+async def bump_version(
+    connection: AsyncConnection,
+    destination_id: int,
+    *,
+    expected: datetime,
+    new: datetime,
+    primary_name: str | None = None,
+) -> bool:
+    """Move the destination from version ``expected`` to ``new`` (its ``updated_at``), setting its primary name (and
+    folded form) when ``primary_name`` is given, in one conditional ``UPDATE ... WHERE updated_at = :expected``.
+
+    ``False`` when another writer moved it first (the database settles the race on both engines; STACK-NOTES)."""
+    values: dict[str, Any] = {"updated_at": new}
+    if primary_name is not None:
+        values.update(name=primary_name, name_folded=fold(primary_name))
+    statement = (
+        update(_DESTINATION)
+        .where(_DESTINATION.c.id == destination_id, _DESTINATION.c.updated_at == expected)
+        .values(**values)
+    )
+    result = await connection.execute(statement)
+    return bool(result.rowcount == 1)
+
+
+async def set_translation(
+    connection: AsyncConnection, destination_id: int, locale: str, name: str, name_source: str
+) -> None:
+    """Set the destination's name in ``locale`` (update, or insert when it has none)."""
+    updated = await connection.execute(
+        update(_TRANSLATION)
+        .where(_TRANSLATION.c.destination_id == destination_id, _TRANSLATION.c.locale == locale)
+        .values(name=name, name_source=name_source)
+    )
+    if updated.rowcount == 0:
+        await connection.execute(
+            insert(_TRANSLATION).values(
+                destination_id=destination_id, locale=locale, name=name, name_source=name_source
+            )
+        )
+
+
+async def delete_translation(connection: AsyncConnection, destination_id: int, locale: str) -> None:
+    """Remove the destination's name in ``locale`` (none is no error)."""
+    await connection.execute(
+        delete(_TRANSLATION).where(_TRANSLATION.c.destination_id == destination_id, _TRANSLATION.c.locale == locale)
+    )
+
+
+async def add_alias(
+    connection: AsyncConnection, destination_id: int, *, alias: str, lang: str, kind: str, evidence: str
+) -> bool:
+    """Add an alias unless the destination already has this (alias, lang); ``True`` when one was added."""
+    exists = await connection.scalar(
+        sa_select(_ALIAS.c.id).where(
+            _ALIAS.c.destination_id == destination_id, _ALIAS.c.alias == alias, _ALIAS.c.lang == lang
+        )
+    )
+    if exists is not None:
+        return False
+    await connection.execute(
+        insert(_ALIAS).values(
+            destination_id=destination_id,
+            alias=alias,
+            lang=lang,
+            alias_kind=kind,
+            folded=fold(alias),
+            evidence=evidence,
+        )
+    )
+    return True
+
+
+async def remove_aliases(connection: AsyncConnection, destination_id: int, aliases: Sequence[str]) -> int:
+    """Remove the destination's aliases spelled as any of ``aliases`` (every language); how many went."""
+    if not aliases:
+        return 0
+    result = await connection.execute(
+        delete(_ALIAS).where(_ALIAS.c.destination_id == destination_id, _ALIAS.c.alias.in_(list(aliases)))
+    )
+    return int(result.rowcount)

@@ -5,7 +5,7 @@ a fallback (API.md, "Locale").
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -171,3 +171,41 @@ class FeatureCollection(msgspec.Struct):
     type: str
     features: list[Feature]
     truncated: bool
+
+
+# -- editor ------------------------------------------------------------------------------------------------------
+
+#: Locales a name can be edited in: the served ones, and ``zh`` (Chinese of unstated script, as sources give it).
+EDITABLE_LOCALE = r"^(vi|en|zh-Hans|zh|fr|ko)$"
+#: A display name: 1..200 characters (NFC-normalised and checked for control characters by the service).
+EditedName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+#: Alias kinds an editor may give (the aliases file's vocabulary; ``false-friend`` names another place and is not
+#: an alias of this one, so it cannot be added here).
+ALIAS_KINDS = ("official", "variant", "exonym", "historic", "common", "informal", "nickname")
+
+
+class AliasInput(msgspec.Struct, forbid_unknown_fields=True):
+    """An alias to add: its spelling, its language (BCP 47, ``und`` when unknown) and its kind."""
+
+    name: EditedName
+    lang: Annotated[str, msgspec.Meta(min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")] = (
+        "und"
+    )
+    kind: Annotated[str, msgspec.Meta(pattern="^(" + "|".join(ALIAS_KINDS) + ")$")] = "variant"
+
+
+class DestinationEdit(msgspec.Struct, forbid_unknown_fields=True):
+    """``PATCH /v1/editor/destinations/{slug}``: every member optional, at least one change.
+
+    Attributes:
+        name: the Vietnamese name (shorthand for ``translations.vi``; also the primary name when that is in vi).
+        translations: locale -> name to set, or ``null`` to remove that locale's name (not ``vi``: a destination
+            always keeps its Vietnamese or source name).
+        add_aliases: aliases to add (an existing spelling in the same language is left as it is).
+        remove_aliases: spellings to remove, in every language.
+    """
+
+    name: EditedName | None = None
+    translations: dict[Annotated[str, msgspec.Meta(pattern=EDITABLE_LOCALE)], EditedName | None] | None = None
+    add_aliases: Annotated[list[AliasInput], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
+    remove_aliases: Annotated[list[EditedName], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)

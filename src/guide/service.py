@@ -3,13 +3,20 @@
 Services read through the repository and never commit (the request owns the transaction).
 """
 
+import hashlib
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+from litestar.stores.registry import StoreRegistry
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from src.guide import repository
+from src.guide.events import catalogue_changed
 from src.guide.geo import Box, circle_box, distances_m
 from src.guide.names import fold
 from src.guide.repository import CommuneName, CommuneRow, SummaryRow
@@ -20,6 +27,7 @@ from src.guide.schemas import (
     CommuneRef,
     CommuneSummary,
     DestinationDetail,
+    DestinationEdit,
     DestinationPage,
     DestinationSummary,
     DuplicateRef,
@@ -31,8 +39,9 @@ from src.guide.schemas import (
     PointGeometry,
     SourceRecord,
 )
-from src.kernel.db import Reader
-from src.kernel.errors import InvalidParameter, NotFound
+from src.kernel.caching import purge_after_commit
+from src.kernel.db import Reader, connection_reader, utcnow
+from src.kernel.errors import InvalidParameter, NotFound, PreconditionFailed, PreconditionRequired
 from src.kernel.i18n import fallback_chain, pick
 from src.kernel.pagination import decode_cursor, encode_cursor, query_fingerprint
 
@@ -355,3 +364,126 @@ class CatalogueService:
                 )
             )
         return items
+
+
+# -- editor --------------------------------------------------------------------------------------------------------
+
+#: ``name_source`` of names an editor set (the importer's names say which source file they came from).
+EDITOR_SOURCE = "editor"
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def version_tag(slug: str, updated_at: datetime) -> str:
+    """The strong entity tag of a destination's current version (RFC 9110 §8.8.3): a hash of its slug and
+    ``updated_at``, which every edit moves forward. Sent as ``ETag`` by the editor routes, expected in ``If-Match``."""
+    stamp = updated_at.astimezone(UTC).isoformat(timespec="microseconds")
+    return '"' + hashlib.sha256(f"{slug}\n{stamp}".encode()).hexdigest()[:24] + '"'
+
+
+def if_match_allows(if_match: str, current: str) -> bool:
+    """Whether an ``If-Match`` field value lets a write proceed on the version tagged ``current`` (RFC 9110 §13.1.1):
+    ``*``, or a listed tag equal to ``current`` by *strong* comparison (a weak ``W/"..."`` tag never matches)."""
+    for candidate in if_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate == current:
+            return True
+    return False
+
+
+def _clean_name(value: str, field: str) -> str:
+    """``value`` in NFC without surrounding white space; ``InvalidParameter`` (422) when empty or holding control
+    characters."""
+    cleaned = unicodedata.normalize("NFC", value).strip()
+    if not cleaned or _CONTROL_CHARS.search(cleaned):
+        message = "must be a non-empty name without control characters"
+        raise InvalidParameter(f"{field} {message}", errors=[{"field": field, "source": "body", "message": message}])
+    return cleaned
+
+
+class EditorService:
+    """The board editors' changes to destinations. Each edit is a conditional write on the destination's version
+    (``If-Match``), announces ``guide.catalogue_changed`` for downstream indexes and purges the response cache, both
+    after the unit of work commits. Never commits itself (the request owns the transaction)."""
+
+    def __init__(self, session: AsyncSession, locale: str, stores: StoreRegistry | None = None) -> None:
+        self.session = session
+        self.locale = locale
+        self.stores = stores
+
+    async def current(self, slug: str) -> tuple[DestinationDetail, str]:
+        """The destination as an editor sees it and its version tag; ``NotFound`` (404)."""
+        detail = await self._detail(slug)
+        return detail, version_tag(detail.slug, detail.updated_at)
+
+    async def edit_destination(
+        self, slug: str, if_match: str | None, edit: DestinationEdit
+    ) -> tuple[DestinationDetail, str]:
+        """Apply ``edit`` to the destination ``slug`` if it is still at the version ``if_match`` names.
+
+        Returns the updated detail and its new version tag. Raises ``PreconditionRequired`` (428) without
+        ``If-Match``, ``NotFound`` (404), ``PreconditionFailed`` (412) when the version moved on (checked again by
+        the conditional ``UPDATE``, so two concurrent edits of one version cannot both win), ``InvalidParameter``
+        (422) for an empty edit or a bad name.
+        """
+        if if_match is None:
+            raise PreconditionRequired(
+                "send If-Match with the ETag of GET /v1/editor/destinations/{slug} (lost updates are refused)"
+            )
+        names, removed = self._names(edit)
+        aliases = [(_clean_name(a.name, "add_aliases.name"), a.lang, a.kind) for a in edit.add_aliases]
+        dropped = [_clean_name(a, "remove_aliases") for a in edit.remove_aliases]
+        if not (names or removed or aliases or dropped):
+            message = "the edit changes nothing: give name, translations, add_aliases or remove_aliases"
+            raise InvalidParameter(message, errors=[{"field": "body", "source": "body", "message": message}])
+        connection = await self.session.connection()
+        row = await repository.editable_destination(connection, slug) if SLUG.fullmatch(slug) else None
+        if row is None:
+            raise NotFound(f"No destination has the slug {slug!r}.")
+        if not if_match_allows(if_match, version_tag(row.slug, row.updated_at)):
+            raise PreconditionFailed(f"destination {slug!r} changed since that version; read it again")
+        new_version = max(utcnow(), row.updated_at + timedelta(microseconds=1))
+        primary = names.get("vi") if row.name_locale == "vi" else None
+        moved = await repository.bump_version(
+            connection, row.id, expected=row.updated_at, new=new_version, primary_name=primary
+        )
+        if not moved:
+            raise PreconditionFailed(f"destination {slug!r} was changed by another edit just now; read it again")
+        for locale, name in names.items():
+            await repository.set_translation(connection, row.id, locale, name, EDITOR_SOURCE)
+        for locale in removed:
+            await repository.delete_translation(connection, row.id, locale)
+        for alias, lang, kind in aliases:
+            await repository.add_alias(connection, row.id, alias=alias, lang=lang, kind=kind, evidence=EDITOR_SOURCE)
+        await repository.remove_aliases(connection, row.id, dropped)
+        catalogue_changed(self.session, slugs=[row.slug])
+        if self.stores is not None:
+            purge_after_commit(self.session, self.stores)
+        detail = await self._detail(slug)
+        return detail, version_tag(detail.slug, detail.updated_at)
+
+    @staticmethod
+    def _names(edit: DestinationEdit) -> tuple[dict[str, str], list[str]]:
+        """(locale -> name to set, locales to remove) of ``edit``; ``InvalidParameter`` (422) for contradictions."""
+        names: dict[str, str] = {}
+        removed: list[str] = []
+        for locale, value in (edit.translations or {}).items():
+            if value is None:
+                if locale == "vi":
+                    message = "the Vietnamese name cannot be removed, only changed"
+                    raise InvalidParameter(
+                        message, errors=[{"field": "translations.vi", "source": "body", "message": message}]
+                    )
+                removed.append(locale)
+            else:
+                names[locale] = _clean_name(value, f"translations.{locale}")
+        if edit.name is not None:
+            name = _clean_name(edit.name, "name")
+            if names.get("vi", name) != name:
+                message = "name and translations.vi disagree"
+                raise InvalidParameter(message, errors=[{"field": "name", "source": "body", "message": message}])
+            names["vi"] = name
+        return names, removed
+
+    async def _detail(self, slug: str) -> DestinationDetail:
+        reader = connection_reader(await self.session.connection())
+        return await CatalogueService(reader, self.locale).get_destination(slug)

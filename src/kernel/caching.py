@@ -7,7 +7,13 @@
 - gzip (RFC 9110 §8.4.1.3) when the client accepts it and the body is at least ``minimum_size`` bytes, with a zero
   mtime so the same body always compresses to the same bytes.
 - ``Cache-Control: public, max-age=...`` lets apps and proxies keep a copy; ``Vary: Accept-Encoding`` is added to
-  compressible responses (``Vary: Accept-Language`` is added for every response in ``src/app.py``).
+  compressible responses (``Vary: Accept-Language`` is added for every response in ``src/app.py``). A route may
+  ask for a shorter lifetime with ``opt={"cache_max_age": seconds}`` (search results: a few seconds).
+
+Staleness after a catalogue edit: a write purges this process's response cache and the shared (Redis) one after
+its commit (``purge_after_commit``); another server process without Redis keeps its own copy at most
+``LAOCAI_RESPONSE_CACHE_SECONDS``; apps and proxies reuse theirs at most ``LAOCAI_CACHE_MAX_AGE`` before
+revalidating with ``If-None-Match``. The longest a stale catalogue page can be shown is therefore the sum of the two.
 """
 
 import gzip
@@ -31,7 +37,9 @@ from litestar.stores.registry import StoreRegistry
 from litestar.types import ASGIApp, HTTPResponseStartEvent, HTTPScope, Message, Receive, Scope, Send
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
+from src.kernel.db import AFTER_COMMIT
 from src.kernel.jobs import JobContext, PeriodicJob
 from src.kernel.request_input import parse_weights
 
@@ -104,6 +112,10 @@ class HttpCacheMiddleware(ASGIMiddleware):
     ) -> None:
         """Run ``next_app`` for a GET under ``/v1/`` with the request's ``If-None-Match`` and ``Accept-Encoding``."""
         gzip_ok = accepts_gzip_cached(accept_encoding)
+        cache_control = self.cache_control
+        handler = scope.get("route_handler")
+        if handler is not None and (own_age := handler.opt.get("cache_max_age")) is not None:
+            cache_control = f"public, max-age={int(own_age)}".encode()
         start: HTTPResponseStartEvent | None = None
         chunks: list[bytes] = []
 
@@ -127,7 +139,7 @@ class HttpCacheMiddleware(ASGIMiddleware):
             etag = entity_tag(locale.encode() + b"\n" + body)
             dropped = {b"etag", b"cache-control", b"content-length", b"content-encoding"}
             headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in dropped]
-            headers += [(b"etag", etag.encode()), (b"cache-control", self.cache_control)]
+            headers += [(b"etag", etag.encode()), (b"cache-control", cache_control)]
             compressible = len(body) >= self.minimum_size
             if compressible:  # the 304 must carry the Vary of the 200 it stands for (RFC 9110 §15.4.5)
                 headers.append((b"vary", b"Accept-Encoding"))
@@ -276,6 +288,20 @@ async def _sweep_response_cache(ctx: JobContext) -> None:
 SWEEP_RESPONSE_CACHE = PeriodicJob(
     "kernel.sweep_response_cache", _sweep_response_cache, cron="* * * * * */30", scope="process"
 )
+
+
+def purge_after_commit(session: AsyncSession, stores: StoreRegistry) -> None:
+    """Drop every rendered response of ``stores``' response cache (this process's memory, or the shared Redis
+    namespace) once ``session``'s unit of work commits, so a catalogue edit is not served stale from the server's
+    cache (nothing happens on rollback). A failure is logged: entries then expire after their lifetime."""
+
+    async def purge() -> None:
+        try:
+            await stores.get(RESPONSE_CACHE_STORE).delete_all()
+        except (RedisError, OSError) as exc:
+            logger.warning("response cache not purged after a catalogue edit: %s: %s", type(exc).__name__, exc)
+
+    session.info.setdefault(AFTER_COMMIT, []).append(purge)
 
 
 async def clear_response_cache(redis_url: str) -> bool:

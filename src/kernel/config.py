@@ -59,6 +59,8 @@ class Settings(BaseSettings):
         meili_index: the Meilisearch index uid (full rebuilds go into ``<uid>_<timestamp>`` and are swapped in).
         meili_timeout_seconds: HTTP timeout of one Meilisearch call and the longest wait for one task.
         search_reload_seconds: how often an embedded-index reader checks whether another process committed.
+        search_cache_seconds: how long a rendered search page may be answered again from memory (0: never); the
+            embedded index's results are also dropped as soon as its reader sees a commit.
         search_log: record each search (normalised query, locale, filters, hit count, time; no personal data).
     """
 
@@ -126,6 +128,7 @@ class Settings(BaseSettings):
     meili_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     search_reload_seconds: float = Field(default=1.0, ge=0.05, le=60)
     search_log: bool = True
+    search_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     @property
     def search_dir(self) -> Path:

@@ -131,6 +131,12 @@ class _AsyncReader(Reader):
         return await self.connection.execute(statement, parameters)
 
 
+def connection_reader(connection: AsyncConnection) -> Reader:
+    """A ``Reader`` over ``connection`` (e.g. a unit of work's ``await session.connection()``), so a write can render
+    its result with the read path's statements inside its own transaction, seeing its own uncommitted changes."""
+    return _AsyncReader(connection)
+
+
 class ReadPath:
     """The data path of read-only requests (GETs of the catalogue): Core statements on a plain connection, no ORM
     session, no unit of work (issue 5 §6: the session, the greenlet bridge and the driver's thread hand-offs cost

@@ -80,6 +80,23 @@ class NotReady(DomainError):
     title = N_("Service not ready")
 
 
+class PreconditionFailed(DomainError):
+    """A conditional write's ``If-Match`` names no current version of the resource (412, RFC 9110 §13.1.1): someone
+    else changed it since the client read it. The client reads it again and reapplies its edit."""
+
+    status = 412
+    code = "precondition_failed"
+    title = N_("Precondition failed")
+
+
+class PreconditionRequired(DomainError):
+    """A write that must be conditional came without ``If-Match`` (428, RFC 6585 §3): lost updates are refused."""
+
+    status = 428
+    code = "precondition_required"
+    title = N_("Precondition required")
+
+
 #: Titles of statuses raised by the framework itself rather than by a DomainError.
 _HTTP_TITLES: dict[int, tuple[str, str]] = {
     400: ("bad_request", N_("Bad request")),
@@ -90,7 +107,9 @@ _HTTP_TITLES: dict[int, tuple[str, str]] = {
     406: ("not_acceptable", N_("Not acceptable")),
     413: ("payload_too_large", N_("Request too large")),
     415: ("unsupported_media_type", N_("Unsupported media type")),
+    412: ("precondition_failed", N_("Precondition failed")),
     422: ("invalid_parameter", N_("Invalid parameter")),
+    428: ("precondition_required", N_("Precondition required")),
     429: ("too_many_requests", N_("Too many requests")),
     500: ("internal_error", N_("Internal server error")),
     503: ("not_ready", N_("Service not ready")),
@@ -223,6 +242,8 @@ __all__ = [
     "JSONRequest",
     "NotFound",
     "NotReady",
+    "PreconditionFailed",
+    "PreconditionRequired",
     "ProblemDetails",
     "UnsupportedLocale",
     "problem_response",

@@ -1,5 +1,14 @@
-"""Liveness and readiness probes (API.md: readiness checks the database, and Redis when configured)."""
+"""Liveness and readiness probes (API.md: readiness checks the database, and Redis when configured).
 
+Domains add their own readiness checks without the kernel importing them: the assembly (``src/app.py``) puts
+``ComponentCheck`` callables in ``state.readiness_checks``. A failing *required* component makes ``/health/ready``
+a 503 like the database does; a failing optional one (search: everything else keeps working without it) leaves
+the answer 200 with ``status: "degraded"``, its check ``unavailable`` and its details under ``components``.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +18,35 @@ from litestar.datastructures import State
 from sqlalchemy import text
 
 from src.kernel.errors import NotReady, problem_responses
+
+
+@dataclass(frozen=True)
+class ComponentHealth:
+    """What one component check found. ``name`` keys it in ``checks`` and ``components``; ``ok`` whether it answers;
+    ``required``: whether the service is not ready without it (503) or only degraded (200); ``detail``: JSON values
+    shown under ``components[name]`` (counts, names, times; never secrets or payloads)."""
+
+    name: str
+    ok: bool
+    required: bool = False
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+#: A readiness check of a domain: returns its ``ComponentHealth`` and should not raise (an exception, or taking
+#: longer than ``CHECK_TIMEOUT_SECONDS``, counts as a failed optional component).
+ComponentCheck = Callable[[], Awaitable[ComponentHealth]]
+CHECK_TIMEOUT_SECONDS = 3.0
+
+
+async def run_check(check: ComponentCheck) -> ComponentHealth:
+    """Run one component check within ``CHECK_TIMEOUT_SECONDS``; a timeout or an error is a failed component."""
+    name = str(getattr(check, "component", None) or getattr(check, "__name__", "component"))
+    try:
+        return await asyncio.wait_for(check(), timeout=CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return ComponentHealth(name=name, ok=False, detail={"error": f"no answer within {CHECK_TIMEOUT_SECONDS} s"})
+    except Exception as exc:
+        return ComponentHealth(name=name, ok=False, detail={"error": type(exc).__name__})
 
 
 class Liveness(msgspec.Struct):
@@ -41,13 +79,17 @@ class JobsHealth(msgspec.Struct):
 
 
 class Readiness(msgspec.Struct):
-    """``checks`` maps each dependency to ``ok`` or ``not configured`` (``jobs``: ``ok``, or ``no worker`` when no
-    live worker serves the Redis queue); ``destinations`` counts the catalogue; ``jobs`` details the job queue."""
+    """``status``: ``ready``, or ``degraded`` when an optional component (search) does not answer. ``checks`` maps
+    each dependency to ``ok``, ``not configured`` or ``unavailable`` (``jobs``: ``ok``, or ``no worker`` when no
+    live worker serves the Redis queue); ``destinations`` counts the catalogue; ``jobs`` details the job queue;
+    ``components`` the domains' own checks by name (``search``: ``{"engine": "tantivy"|"meilisearch", "ok": ...}``).
+    """
 
     status: str
     checks: dict[str, str]
     destinations: int
     jobs: JobsHealth
+    components: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
 
 class HealthController(Controller):
@@ -63,7 +105,9 @@ class HealthController(Controller):
     @get("/ready", responses=problem_responses(503, rate_limited=False), security=[])
     async def ready(self, state: State) -> Readiness:
         """The database answers and holds the catalogue; Redis answers when configured; job queue depth, failures and
-        the last run of each periodic job (counts and times only). 503 when a dependency does not answer."""
+        the last run of each periodic job (counts and times only); each domain component (search). 503 when a
+        required dependency does not answer; 200 with ``status: "degraded"`` when only an optional one (search)
+        does not."""
         checks: dict[str, str] = {}
         try:
             async with state.read_engine.connect() as connection:
@@ -96,4 +140,14 @@ class HealthController(Controller):
             workers=report["workers"],
             periodic=periodic,
         )
-        return Readiness(status="ready", checks=checks, destinations=int(count), jobs=jobs)
+        components: dict[str, dict[str, Any]] = {}
+        status = "ready"
+        extra: Sequence[ComponentCheck] = state.get("readiness_checks") or ()
+        for result in await asyncio.gather(*(run_check(check) for check in extra)):
+            if not result.ok and result.required:
+                raise NotReady(f"{result.name}: {result.detail.get('error', 'unavailable')}")
+            checks[result.name] = "ok" if result.ok else "unavailable"
+            components[result.name] = {**result.detail, "ok": result.ok}
+            if not result.ok:
+                status = "degraded"
+        return Readiness(status=status, checks=checks, destinations=int(count), jobs=jobs, components=components)

@@ -604,6 +604,11 @@ class MeiliEngine:
 
         await self._call(operation)
 
+    def generation(self) -> None:
+        """Meilisearch gives no cheap sign that another process changed the index: cached results rely on their
+        time to live alone (``src/search/cache.py``)."""
+        return None
+
     async def ping(self) -> None:
         """``GET /health`` must answer ``{"status": "available"}``."""
         health = await self._call(lambda client: client.health())

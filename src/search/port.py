@@ -15,7 +15,7 @@ engine syntax from them (quoted by code, never by concatenating client text).
 Units: coordinates are WGS84 degrees, distances metres (great-circle, haversine on a 6,371,008.8 m sphere).
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
@@ -196,6 +196,11 @@ class SearchEngine(Protocol):
 
     async def set_fingerprint(self, value: str) -> None:
         """Store ``value`` beside the index (used to tell a stale index from a fresh one)."""
+        ...
+
+    def generation(self) -> Hashable | None:
+        """A token that changes whenever the index this process reads has changed, or ``None`` when the engine
+        cannot tell cheaply (cached results then rely on their time to live)."""
         ...
 
     async def ping(self) -> None:

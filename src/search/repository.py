@@ -1,13 +1,16 @@
 """All SQL of the search domain: reading the catalogue rows that documents are built from, and the search log."""
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from src.guide.models import Commune, CommuneFormerUnit, Destination, DestinationAlias, DestinationTranslation
+from src.kernel.db import Reader, UTCDateTime
 from src.search.documents import (
     CommuneFacts,
     DestinationFacts,
@@ -15,6 +18,7 @@ from src.search.documents import (
     destination_document,
     document_key,
 )
+from src.search.models import SearchLogEntry
 from src.search.port import DocumentType, SearchDocument
 
 
@@ -148,3 +152,34 @@ async def documents_for(
         document_key(DocumentType.COMMUNE, c) for c in commune_codes
     }
     return documents, wanted - found
+
+
+async def zero_result_queries(reader: Reader, *, since: datetime, limit: int) -> Sequence[tuple[str, int, datetime]]:
+    """Normalised queries that found nothing since ``since`` (UTC): ``(query, searches, last searched at)``, most
+    searched first (then by query), at most ``limit``. Browses (empty text) are left out."""
+    statement = (
+        select(
+            col(SearchLogEntry.query),
+            func.count().label("searches"),
+            func.max(col(SearchLogEntry.created_at)).label("last_at"),
+        )
+        .where(
+            col(SearchLogEntry.hits) == 0,
+            col(SearchLogEntry.created_at) >= bindparam("since", type_=UTCDateTime()),
+            col(SearchLogEntry.query) != "",
+        )
+        .group_by(col(SearchLogEntry.query))
+        .order_by(func.count().desc(), col(SearchLogEntry.query))
+        .limit(bindparam("limit"))
+    )
+    result = await reader.execute(statement, {"since": since, "limit": limit})
+    rows: Sequence[Any] = result.all()
+    return [(str(query), int(searches), last_at) for query, searches, last_at in rows]
+
+
+_COMMUNE_CODES = select(col(Commune.code))
+
+
+async def commune_codes(reader: Reader) -> frozenset[str]:
+    """Every 2025 commune code of the catalogue."""
+    return frozenset(row[0] for row in await reader.execute(_COMMUNE_CODES))

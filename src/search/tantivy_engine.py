@@ -168,6 +168,7 @@ class TantivyEngine:
         self._write_lock = asyncio.Lock()
         self._checked_at = 0.0
         self._meta_mtime = 0.0
+        self._generation = 0
         self._docs: OrderedDict[int, SearchDocument] = OrderedDict()
 
     # ------------------------------------------------------------------------------------------------ opening
@@ -194,7 +195,9 @@ class TantivyEngine:
         except OSError:
             return 0.0
 
-    def _searcher(self) -> tantivy.Searcher:
+    def _maybe_reload(self) -> tantivy.Index:
+        """Reload the reader when ``meta.json`` changed (another process committed), at most every
+        ``reload_seconds``."""
         index = self._open()
         now = time.monotonic()
         if now - self._checked_at >= self.reload_seconds:
@@ -202,8 +205,23 @@ class TantivyEngine:
             mtime = self._mtime()
             if mtime != self._meta_mtime:
                 self._meta_mtime = mtime
+                self._generation += 1
                 with contextlib.suppress(ValueError):
                     index.reload()
+        return index
+
+    def generation(self) -> int | None:
+        """A number that changes whenever this process's reader moves to a newer commit (ours or another
+        process's): the key of cached results (``src/search/cache.py``); ``None`` while the index cannot be opened
+        (the search itself then answers with ``EngineUnavailable``)."""
+        try:
+            self._maybe_reload()
+        except EngineUnavailable:
+            return None
+        return self._generation
+
+    def _searcher(self) -> tantivy.Searcher:
+        index = self._maybe_reload()
         try:
             return index.searcher()
         except ValueError as error:
@@ -484,6 +502,7 @@ class TantivyEngine:
         index = self._open()
         index.reload()
         self._meta_mtime = self._mtime()
+        self._generation += 1
 
     async def _run_write(
         self,

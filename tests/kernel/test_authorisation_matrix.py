@@ -39,6 +39,10 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", "/v1/auth/sessions/{session_id}"):   (401, 404, 204, 404, 404, 404, 404),
     ("GET",    "/v1/admin/users"):                  (401, 403, 403, 403, 403, 403, 200),
     ("PUT",    "/v1/admin/users/{user_id}/roles"):  (401, 403, 403, 403, 403, 403, 200),
+    ("GET",    "/v1/editor/destinations/{slug}"):   (401, 403, 403, 403, 200, 403, 403),
+    # No If-Match here: an editor passes the guard and meets the precondition rule (428), so nothing is changed.
+    ("PATCH",  "/v1/editor/destinations/{slug}"):   (401, 403, 403, 403, 428, 403, 403),
+    ("GET",    "/v1/board/search/zero-results"):    (401, 403, 403, 403, 403, 200, 403),
 }
 # fmt: on
 
@@ -51,6 +55,8 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/v1/map/features"),
     ("GET", "/v1/communes"),
     ("GET", "/v1/communes/{code}"),
+    ("GET", "/v1/search"),
+    ("GET", "/v1/search/suggest"),
     ("POST", "/v1/auth/register"),
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/refresh"),
@@ -61,6 +67,7 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
 BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/auth/me/profile"): {"locale": "en"},
     ("PUT", "/v1/admin/users/{user_id}/roles"): {"roles": ["tourist"]},
+    ("PATCH", "/v1/editor/destinations/{slug}"): {"name": "Phan Xi Păng"},
 }
 
 
