@@ -1,6 +1,7 @@
 """Where the time of one ``/v1/search`` request goes: cProfile of in-process calls through ``httpx.ASGITransport``.
 
-Run ``uv run python benches/search_profile.py`` (``--mix text|text+point|filters|suggest``, ``--calls 1000``). It
+Run ``uv run python benches/search_profile.py`` (``--mix text|text+point|filters|suggest``, ``--calls 1000``,
+``--search-cache off|on``: off by default, so that every call runs the engine). It
 prepares the same data as ``benches/search.py`` (catalogue + 10,000 synthetic destinations, ``laocai reindex``) in a
 temporary folder, builds the application as ``laocai serve`` does (``src.app.create_app()``, lifespan entered, so
 the search log writer and in-process jobs run), sends one warm-up pass of the mix, times ``--calls`` calls without
@@ -182,11 +183,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=300, help="distinct queries per mix (default 300)")
     parser.add_argument("--synthetic", type=int, default=10_000, help="synthetic destinations (default 10000)")
     parser.add_argument("--seed", type=int, default=6, help="seed (default 6, as benches/search.py)")
+    parser.add_argument(
+        "--search-cache",
+        choices=("off", "on"),
+        default="off",
+        help="off (default): LAOCAI_SEARCH_CACHE_SECONDS=0, every call runs the engine; on: the shipped default",
+    )
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="laocai-bench-profile-", dir="/tmp"))
     try:
         data_dir = workdir / "sqlite"
         env = bench_env(data_dir)
+        if args.search_cache == "off":
+            env["LAOCAI_SEARCH_CACHE_SECONDS"] = "0"
         facts, rows, _setup = prepare_data("sqlite", env, data_dir, args.synthetic, args.seed)
         mixes = build_mixes(facts, rows, args.seed, args.queries)
         for key in [k for k in os.environ if k.startswith("LAOCAI_")]:
@@ -194,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update({k: v for k, v in env.items() if k.startswith("LAOCAI_")})
         for mix in args.mix or ["text"]:
             wall, profile, pauses, tracked = asyncio.run(run(mixes[mix], args.calls, data_dir))
-            report(mix, args.calls, wall, profile, pauses, tracked)
+            report(f"{mix} (search cache {args.search_cache})", args.calls, wall, profile, pauses, tracked)
         return 0
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
