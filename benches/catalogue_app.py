@@ -9,6 +9,8 @@ serves those very bytes from memory, without database, dependencies or serialisa
 ``uvicorn benches.catalogue_app:create_bench_app --factory --host 127.0.0.1``.
 """
 
+from typing import Any, cast
+
 import httpx
 from litestar import Litestar, Response, get
 
@@ -35,7 +37,7 @@ def create_bench_app() -> Litestar:
 
     async def capture_detail() -> None:
         """Fetch the detail bytes once, through the full app, after every other startup hook has run."""
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=cast(Any, app))
         async with httpx.AsyncClient(
             transport=transport, base_url="http://127.0.0.1", headers={"accept-encoding": "identity"}
         ) as client:
