@@ -133,24 +133,29 @@ def laocai_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from src.cli import main; sys.exit(main())"]
 
 
-def import_catalogue(env: dict[str, str]) -> float:
-    """Run ``laocai import-catalogue`` (migrations + import); returns its wall time."""
+def run_laocai(command: str, env: dict[str, str], timeout_s: float) -> float:
+    """Run ``laocai <command>`` with ``env``; returns its wall time. ``BenchError`` on failure or timeout."""
     started = time.perf_counter()
     try:
         done = subprocess.run(
-            [*laocai_command(), "import-catalogue"],
+            [*laocai_command(), command],
             cwd=PROJECT_ROOT,
             env=env,
             capture_output=True,
             text=True,
-            timeout=IMPORT_TIMEOUT_S,
+            timeout=timeout_s,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"laocai import-catalogue took more than {IMPORT_TIMEOUT_S:.0f} s") from exc
+        raise BenchError(f"laocai {command} took more than {timeout_s:.0f} s") from exc
     if done.returncode != 0:
-        raise BenchError(f"laocai import-catalogue failed ({done.returncode}):\n{done.stderr[-3000:]}")
+        raise BenchError(f"laocai {command} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return time.perf_counter() - started
+
+
+def import_catalogue(env: dict[str, str]) -> float:
+    """Run ``laocai import-catalogue`` (migrations + import); returns its wall time."""
+    return run_laocai("import-catalogue", env, IMPORT_TIMEOUT_S)
 
 
 def start_uvicorn(factory: str, env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:

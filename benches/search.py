@@ -71,8 +71,8 @@ from benches.catalogue import (
     free_loopback_port,
     git_commit,
     import_catalogue,
-    laocai_command,
     process_cpu_seconds,
+    run_laocai,
     start_uvicorn,
     stop,
     wait_ready,
@@ -90,7 +90,7 @@ from benches.search_data import (
     check_bench_database,
     lua_script,
 )
-from src.kernel.config import PROJECT_ROOT, Settings
+from src.kernel.config import Settings
 from src.search.tantivy_engine import TantivyEngine
 
 REINDEX_TIMEOUT_S = 600.0
@@ -182,53 +182,6 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
 # ----------------------------------------------------------------------------------------------------- the data
 
 
-def has_reindex() -> bool:
-    done = subprocess.run(
-        [*laocai_command(), "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False
-    )
-    return " reindex " in f" {done.stdout} ".replace("\n", " ")
-
-
-def build_index(env: dict[str, str], database_url: str, data_dir: Path) -> tuple[float, str]:
-    """Build the tantivy index of the bench database: ``laocai reindex`` when this tree has it, else the same
-    rebuild in process (``all_documents`` + ``TantivyEngine.rebuild``). Returns (seconds, how)."""
-    started = time.perf_counter()
-    if has_reindex():
-        try:
-            done = subprocess.run(
-                [*laocai_command(), "reindex"],
-                cwd=PROJECT_ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=REINDEX_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise BenchError(f"laocai reindex took more than {REINDEX_TIMEOUT_S:.0f} s") from exc
-        if done.returncode != 0:
-            raise BenchError(f"laocai reindex failed ({done.returncode}):\n{done.stderr[-3000:]}")
-        return time.perf_counter() - started, "laocai reindex"
-
-    async def rebuild() -> None:
-        from sqlalchemy.ext.asyncio import create_async_engine
-
-        from src.search.repository import all_documents
-
-        database = create_async_engine(database_url)
-        try:
-            async with database.connect() as connection:
-                documents = await all_documents(connection)
-        finally:
-            await database.dispose()
-        engine = TantivyEngine(Settings(data_dir=data_dir).search_dir)
-        await engine.rebuild(documents)
-        await engine.close()
-
-    asyncio.run(rebuild())
-    return time.perf_counter() - started, "TantivyEngine.rebuild (no laocai reindex in this tree)"
-
-
 def bench_env(data_dir: Path, postgres_url: str = "") -> dict[str, str]:
     """The environment of every ``laocai`` and server process of the bench: this one's without ``LAOCAI_*``, then
     the bench data dir, rate limits off, server-side response cache off (and PostgreSQL when given)."""
@@ -250,7 +203,7 @@ def prepare_data(
     t0 = time.perf_counter()
     facts, rows = asyncio.run(add_synthetic(url, synthetic, seed))
     synthetic_s = time.perf_counter() - t0
-    index_s, how = build_index(env, url, data_dir)
+    index_s, how = run_laocai("reindex", env, REINDEX_TIMEOUT_S), "laocai reindex"
     console.print(
         f"{database:<11} laocai import-catalogue {seconds:.1f} s ({len(facts.names):,} destinations, "
         f"{len(facts.communes)} communes); {len(rows):,} synthetic destinations {synthetic_s:.1f} s; "
