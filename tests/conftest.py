@@ -87,7 +87,13 @@ def catalogue_dir() -> Path:
 @pytest.fixture(scope="session")
 async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory, catalogue_dir: Path) -> str:
     """A migrated database of ``backend`` holding the shipped catalogue."""
-    url = await migrated_database(backend, tmp_path_factory.mktemp(backend))
+    return await catalogue_database(backend, tmp_path_factory.mktemp(backend), catalogue_dir)
+
+
+async def catalogue_database(backend: str, folder: Path, catalogue_dir: Path, scratch: str | None = None) -> str:
+    """A migrated database of ``backend`` holding the shipped catalogue; ``scratch`` names a PostgreSQL database of
+    its own (for tests that edit the catalogue)."""
+    url = await migrated_database(backend, folder, scratch=scratch)
     engine = create_engine(url)
     try:
         async with unit_of_work(engine) as session:
@@ -138,6 +144,16 @@ def cli_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAOCAI_")}
     env.update({f"LAOCAI_{name.upper()}": value for name, value in settings.items()})
     return env
+
+
+def stop_process(process: subprocess.Popen[bytes], seconds: float = 15) -> None:
+    """SIGTERM ``process`` and wait up to ``seconds`` for it, then kill it."""
+    process.terminate()
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def wait_until_ready(base: str, process: subprocess.Popen[bytes], seconds: float) -> httpx.Response | None:

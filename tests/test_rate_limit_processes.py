@@ -25,7 +25,7 @@ import pytest
 from redis.asyncio import Redis
 
 from src.kernel.rate_limits import KEY_PREFIX
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, cli_env, free_port, wait_until_ready
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, cli_env, free_port, stop_process, wait_until_ready
 
 needs_services = pytest.mark.skipif(
     not (TEST_DATABASE_URL and TEST_REDIS_URL), reason="needs TEST_DATABASE_URL and TEST_REDIS_URL"
@@ -162,12 +162,7 @@ def test_log_lines_of_a_request_carry_its_id(tmp_path: Path) -> None:
                 httpx.get(f"{base}/v1/communes?limit=1", headers={"X-Request-ID": f"probe-{i}"}) for i in range(4)
             ]
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert [a.headers["x-request-id"] for a in answers] == ["probe-0", "probe-1", "probe-2", "probe-3"]
     lines = log_path.read_text(errors="replace").splitlines()

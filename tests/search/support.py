@@ -11,12 +11,9 @@ from typing import Any
 import httpx
 from litestar import Litestar
 
-from src.app import create_app
-from src.guide.importer import apply_catalogue, load_catalogue
 from src.kernel.config import Settings
-from src.kernel.db import create_engine, unit_of_work
 from src.search import indexing
-from tests.conftest import TEST_REDIS_URL, migrated_database
+from tests.conftest import TEST_REDIS_URL
 
 
 @contextlib.asynccontextmanager
@@ -76,25 +73,9 @@ async def build_index(app: Litestar) -> indexing.RebuildReport:
     return await indexing.rebuild(app.state.engine, app.state.search_engine)
 
 
-async def catalogue_database(backend: str, folder: Path, catalogue_dir: Path, scratch: str) -> str:
-    """A migrated database of its own holding the shipped catalogue (for tests that edit it)."""
-    url = await migrated_database(backend, folder, scratch=scratch)
-    engine = create_engine(url)
-    try:
-        async with unit_of_work(engine) as session:
-            await apply_catalogue(session, load_catalogue(catalogue_dir))
-    finally:
-        await engine.dispose()
-    return url
-
-
 @contextlib.asynccontextmanager
 async def client_of(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on ``app`` through ``ASGITransport`` (requests run concurrently in the test's loop)."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
-
-
-def create_test_app(settings: Settings) -> Litestar:
-    return create_app(settings)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
+from src.app import create_app
 from src.guide.geo import haversine_m
 from src.kernel.config import Settings
 from src.kernel.i18n import pick
@@ -19,7 +20,7 @@ from src.search.port import SearchDocument
 from src.search.service import ALLOWED_KINDS, marked
 from src.search.text import normalise
 from tests.conftest import free_port
-from tests.search.support import app_settings, build_index, client_of, create_test_app, lifespan
+from tests.search.support import app_settings, build_index, client_of, lifespan
 
 SA_PA_TOWN = (22.33641, 103.84378)
 PROBLEM = "application/problem+json"
@@ -29,7 +30,7 @@ PROBLEM = "application/problem+json"
 async def search_app(
     backend: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Litestar]:
-    app = create_test_app(app_settings(backend, database_url, tmp_path_factory.mktemp("search-api")))
+    app = create_app(app_settings(backend, database_url, tmp_path_factory.mktemp("search-api")))
     async with lifespan(app):
         await build_index(app)
         yield app
@@ -370,7 +371,7 @@ async def broken_app(
     engine's storage; a permission change would not stop root, which runs these tests)."""
     data_dir: Path = tmp_path_factory.mktemp("search-down")
     (data_dir / "search").write_text("not a folder")
-    app = create_test_app(app_settings(backend, database_url, data_dir))
+    app = create_app(app_settings(backend, database_url, data_dir))
     async with lifespan(app):
         yield app
 
@@ -424,7 +425,7 @@ async def test_meilisearch_down_is_503_too(backend: str, database_url: str, tmp_
     """A MeiliEngine pointed at a closed port (nothing listens there: a real connection refusal, no mock)."""
     closed = f"http://127.0.0.1:{free_port()}"
     settings = app_settings(backend, database_url, tmp_path / "data", meili_url=closed, meili_timeout_seconds=1)
-    app = create_test_app(settings)
+    app = create_app(settings)
     async with lifespan(app), client_of(app) as client:
         response = await client.get("/v1/search", params={"q": "sapa"})
         assert response.status_code == 503, response.text

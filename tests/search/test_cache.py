@@ -7,9 +7,10 @@ from dataclasses import replace
 import pytest
 from litestar import Litestar
 
+from src.app import create_app
 from src.search.cache import ResultCache
 from src.search.port import SearchDocument
-from tests.search.support import app_settings, build_index, client_of, create_test_app, lifespan
+from tests.search.support import app_settings, build_index, client_of, lifespan
 
 
 def test_entries_expire_and_the_least_recently_used_goes_first(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,7 +37,7 @@ async def cached_app(
     backend: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Litestar]:
     settings = app_settings(backend, database_url, tmp_path_factory.mktemp("cache"), search_cache_seconds=300)
-    app = create_test_app(settings)
+    app = create_app(settings)
     async with lifespan(app):
         await build_index(app)
         yield app

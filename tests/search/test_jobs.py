@@ -18,7 +18,7 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import text
 
-from src.app import create_jobs, job_registry
+from src.app import create_app, create_jobs, job_registry
 from src.guide.events import CATALOGUE_CHANGED, catalogue_changed
 from src.kernel.config import Settings
 from src.kernel.db import create_engine, unit_of_work
@@ -27,9 +27,9 @@ from src.search import indexing
 from src.search.engines import build_engine
 from src.search.jobs import CONVERGE_INDEX, RESOURCE, converge_index
 from src.search.port import SearchQuery
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, cli_env
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, catalogue_database, cli_env
 from tests.kernel.auth_support import bearer, login, make_user
-from tests.search.support import app_settings, build_index, catalogue_database, client_of, create_test_app, lifespan
+from tests.search.support import app_settings, build_index, client_of, lifespan
 
 PROBLEM = "application/problem+json"
 
@@ -40,7 +40,7 @@ async def edit_app(
 ) -> AsyncIterator[Litestar]:
     """An app on a catalogue database of its own (these tests change it), with its jobs running."""
     url = await catalogue_database(backend, tmp_path_factory.mktemp("edit-db"), catalogue_dir, scratch="search_edit")
-    app = create_test_app(app_settings(backend, url, tmp_path_factory.mktemp("edit-data")))
+    app = create_app(app_settings(backend, url, tmp_path_factory.mktemp("edit-data")))
     async with lifespan(app):
         await build_index(app)
         yield app

@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from src.app import create_app
 from src.kernel.db import create_engine, utcnow
 from src.search.log import LoggedSearch, SearchLogWriter
 from src.search.text import normalise
 from tests.kernel.auth_support import bearer, login, make_user
-from tests.search.support import app_settings, build_index, client_of, create_test_app, lifespan
+from tests.search.support import app_settings, build_index, client_of, lifespan
 
 
 @pytest.fixture
@@ -129,7 +130,7 @@ async def test_searches_through_the_api_are_logged_without_personal_data(
     backend: str, database_url: str, tmp_path: Path, engine: AsyncEngine
 ) -> None:
     word = f"Zébuaxy{uuid.uuid4().hex[:6]}"
-    app = create_test_app(app_settings(backend, database_url, tmp_path / "data"))
+    app = create_app(app_settings(backend, database_url, tmp_path / "data"))
     async with lifespan(app):
         await build_index(app)
         async with client_of(app) as http:
@@ -163,7 +164,7 @@ async def test_search_log_setting_turns_it_off(
     backend: str, database_url: str, tmp_path: Path, engine: AsyncEngine
 ) -> None:
     word = f"offlog{uuid.uuid4().hex[:8]}"
-    app = create_test_app(app_settings(backend, database_url, tmp_path / "data", search_log=False))
+    app = create_app(app_settings(backend, database_url, tmp_path / "data", search_log=False))
     async with lifespan(app):
         await build_index(app)
         async with client_of(app) as http:
@@ -187,7 +188,7 @@ async def test_the_board_reads_zero_result_queries(
     old = entry(f"ancient{tag}")
     writer.record(replace(old, created_at=since - timedelta(days=40)))
     await writer.flush()
-    app = create_test_app(app_settings(backend, database_url, tmp_path / "data"))
+    app = create_app(app_settings(backend, database_url, tmp_path / "data"))
     async with lifespan(app), client_of(app) as http:
         _user, email = await make_user(app, "board")
         board = bearer((await login(http, email))["access_token"])

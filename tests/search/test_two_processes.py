@@ -27,6 +27,7 @@ from tests.conftest import (
     free_port,
     reset_postgres,
     scratch_postgres_url,
+    stop_process,
     wait_until_ready,
 )
 
@@ -53,12 +54,7 @@ def server(env: dict[str, str], log: Path) -> Iterator[str]:
             assert ready.json()["checks"]["search"] == "ok", ready.text
             yield base
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 async def _scratch_database() -> str:
