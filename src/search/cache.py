@@ -36,6 +36,7 @@ class ResultCache(Generic[T]):
 
     @property
     def enabled(self) -> bool:
+        """Whether entries are kept at all (a positive TTL and size)."""
         return self.ttl_seconds > 0 and self.max_entries > 0
 
     def get(self, key: Hashable) -> T | None:
@@ -63,6 +64,7 @@ class ResultCache(Generic[T]):
             self._entries.popitem(last=False)
 
     def clear(self) -> None:
+        """Forget every entry."""
         self._entries.clear()
 
     def __len__(self) -> int:

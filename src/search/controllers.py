@@ -1,9 +1,10 @@
 """HTTP endpoints of search (API.md): ``GET /v1/search`` and ``GET /v1/search/suggest``.
 
 Controllers read inputs, make one service call and return its result; validation rules live in ``service.py``.
-Both routes are public. Results are not cached by the server (a catalogue edit is searchable within seconds);
-apps and proxies may reuse a response for ``CACHE_MAX_AGE`` seconds (its weak ``ETag`` changes with every answer
-since ``processing_ms`` does, so revalidation rarely saves a body).
+Both routes are public. The service answers a repeated query from its per-process result cache
+(``src/search/cache.py``: dropped at once when the embedded index changes, else after
+``LAOCAI_SEARCH_CACHE_SECONDS``); apps and proxies may reuse a response for ``CACHE_MAX_AGE`` seconds (its weak
+``ETag`` changes with every answer since ``processing_ms`` does, so revalidation rarely saves a body).
 """
 
 from datetime import datetime
@@ -46,6 +47,9 @@ Query = Annotated[
 
 
 class SearchController(Controller):
+    """``GET /v1/search`` and ``GET /v1/search/suggest`` (public; 422 for bad parameters, 503 when the engine is
+    down)."""
+
     path = "/v1/search"
     tags = ["search"]
     dependencies = {"service": Provide(provide_search_service)}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from src.search.port import Highlight, SearchDocument, SearchHit
-from src.search.text import Analysed, analyse, cjk_query_grams, joined_forms, text_words, typo_budget, typos
+from src.search.text import MAX_JOIN, Analysed, analyse, cjk_query_grams, text_words, typo_budget, typos
 
 FIELD_NAME = "name"
 FIELD_ALIAS = "alias"
@@ -44,7 +44,7 @@ class _FieldForms:
 def _forms(text: str) -> _FieldForms:
     analysed = analyse(text)
     joined: list[tuple[str, int, int]] = []
-    for size in range(2, 4):
+    for size in range(2, MAX_JOIN + 1):
         for i in range(len(analysed.words) - size + 1):
             joined.append(("".join(analysed.words[i : i + size]), i, size))
     positions: dict[str, list[int]] = {}
@@ -267,4 +267,4 @@ def query_matches(document: SearchDocument, query: Analysed) -> bool:
     return False
 
 
-__all__ = ["Scored", "highlight", "joined_forms", "query_matches", "rank", "score", "to_hits"]
+__all__ = ["Scored", "highlight", "query_matches", "rank", "score", "to_hits"]

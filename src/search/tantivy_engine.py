@@ -53,7 +53,7 @@ from src.search.port import (
     SearchResult,
 )
 from src.search.ranking import rank, to_hits
-from src.search.text import Analysed, analyse, analyse_query, cjk_grams, cjk_query_grams, joined_forms, typo_budget
+from src.search.text import Analysed, analyse, analyse_query, cjk_query_grams, joined_forms, typo_budget
 
 logger = logging.getLogger("laocai.search.tantivy")
 
@@ -461,6 +461,8 @@ class TantivyEngine:
         return to_hits(ranked[:limit], analysed)
 
     async def search(self, query: SearchQuery) -> SearchResult:
+        """Ranked hits, exact count and facet counts for ``query`` (see the module docstring); ``EngineUnavailable``
+        when the index cannot be opened, is not built, or tantivy refuses the query."""
         try:
             return self._search(query)
         except EngineUnavailable:
@@ -469,6 +471,7 @@ class TantivyEngine:
             raise EngineUnavailable(f"search failed: {error}") from error
 
     async def suggest(self, prefix: str, limit: int, locale: str) -> list[SearchHit]:
+        """At most ``limit`` documents matching ``prefix`` (last word as a prefix), re-ranked for ``locale``."""
         try:
             return self._suggest(prefix, limit, locale)
         except EngineUnavailable:
@@ -536,20 +539,25 @@ class TantivyEngine:
             await asyncio.to_thread(self._write, documents, deletes, replace_all=replace_all, progress=progress)
 
     async def rebuild(self, documents: Sequence[SearchDocument], progress: Progress | None = None) -> None:
+        """Replace every document in one commit (readers see the old index until then), then mark the index built
+        with no fingerprint yet (the caller stores it). ``EngineUnavailable`` when the writer cannot be taken."""
         await self._run_write(list(documents), [], replace_all=True, progress=progress)
         await asyncio.to_thread(self._write_state, None)  # built; the caller stores the new fingerprint
 
     async def upsert(self, documents: Iterable[SearchDocument]) -> None:
+        """Add or replace documents by ``key`` in one commit."""
         batch = list(documents)
         if batch:
             await self._run_write(batch, [], replace_all=False)
 
     async def delete(self, keys: Iterable[str]) -> None:
+        """Remove documents by ``key`` in one commit (unknown keys are no error)."""
         batch = list(keys)
         if batch:
             await self._run_write([], batch, replace_all=False)
 
     async def fingerprint(self) -> str | None:
+        """The fingerprint stored beside the index (``FINGERPRINT_FILE``), ``None`` if none."""
         try:
             data = json.loads((self.path / FINGERPRINT_FILE).read_text())
         except (OSError, ValueError):
@@ -558,6 +566,7 @@ class TantivyEngine:
         return value if isinstance(value, str) else None
 
     async def set_fingerprint(self, value: str) -> None:
+        """Store ``value`` beside the index, atomically (write then rename)."""
         self._open()
         self._write_state(value)
 
@@ -574,19 +583,17 @@ class TantivyEngine:
         self._built = True
 
     async def ping(self) -> None:
+        """Return when the index opens, is built and answers a query; ``EngineUnavailable`` otherwise."""
         searcher = self._searcher()
         try:
             searcher.search(tantivy.Query.all_query(), limit=1, count=True)
         except ValueError as error:
             raise EngineUnavailable(f"search index at {self.path} cannot be read: {error}") from error
 
-    async def count(self) -> int:
-        """How many documents the index holds now."""
-        return int(self._searcher().num_docs)
-
     async def close(self) -> None:
+        """Drop the index handle and the document cache (the next call opens the index again)."""
         self._index = None
         self._docs.clear()
 
 
-__all__ = ["SCHEMA_VERSION", "TantivyEngine", "browse_key", "cjk_grams"]
+__all__ = ["SCHEMA_VERSION", "TantivyEngine", "browse_key"]

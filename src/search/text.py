@@ -78,6 +78,7 @@ class Analysed:
 
     @property
     def empty(self) -> bool:
+        """No word and no CJK run: a browse."""
         return not self.words and not self.cjk
 
 
