@@ -1,5 +1,6 @@
 """Imports every domain's tables so that ``metadata`` is complete (Alembic, tests). Assembly only."""
 
+from src.booking.models import ChannelCalendar, ExternalBlock, InventoryNight, Property, Reservation, RoomType
 from src.guide.models import (
     Commune,
     CommuneFormerUnit,
@@ -9,18 +10,26 @@ from src.guide.models import (
     DestinationTranslation,
 )
 from src.kernel.auth.models import RefreshToken, User, UserRole
+from src.kernel.idempotency import IdempotencyRecord
 from src.kernel.jobs import PeriodicJobState
 from src.search.models import SearchLogEntry
 
 __all__ = [
+    "ChannelCalendar",
     "Commune",
     "CommuneFormerUnit",
     "Destination",
     "DestinationAlias",
     "DestinationSource",
     "DestinationTranslation",
+    "ExternalBlock",
+    "IdempotencyRecord",
+    "InventoryNight",
     "PeriodicJobState",
+    "Property",
     "RefreshToken",
+    "Reservation",
+    "RoomType",
     "SearchLogEntry",
     "User",
     "UserRole",

@@ -17,6 +17,7 @@ import msgspec
 from sqlalchemy import DateTime, event, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection, Dialect, Engine, Result
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
@@ -240,6 +241,31 @@ async def _run_after_commit(callbacks: list[Callable[[], Awaitable[None]]]) -> N
             await callback()
         except Exception:
             logger.exception("after-commit callback %r failed", callback)
+
+
+#: PostgreSQL SQLSTATEs of a lock that could not be had: ``lock_not_available`` (``lock_timeout`` expired) and
+#: ``deadlock_detected``; both roll the transaction back and leave nothing changed.
+_LOCK_SQLSTATES = frozenset({"55P03", "40P01"})
+
+
+def is_lock_contention(exc: BaseException) -> bool:
+    """Whether ``exc`` (a SQLAlchemy ``DBAPIError``) means the statement gave up waiting for a lock: PostgreSQL's
+    ``lock_timeout`` or a deadlock, or SQLite's "database is locked" after ``busy_timeout``."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    original = exc.orig
+    sqlstate = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    if sqlstate in _LOCK_SQLSTATES:
+        return True
+    return "database is locked" in str(original).lower()
+
+
+async def set_lock_timeout(session: AsyncSession, milliseconds: int) -> None:
+    """Bound how long this transaction's statements wait for a row lock (PostgreSQL ``SET LOCAL lock_timeout``;
+    the setting ends with the transaction). On SQLite the write lock is taken at ``BEGIN IMMEDIATE`` and bounded
+    by ``busy_timeout``; nothing is sent."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.exec(text(f"SET LOCAL lock_timeout = {int(milliseconds)}"))  # type: ignore[call-overload]
 
 
 #: Key of the PostgreSQL advisory lock held while migrating or importing (any constant unique to this service).

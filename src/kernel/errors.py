@@ -16,7 +16,9 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError
 
+from src.kernel.db import is_lock_contention
 from src.kernel.i18n import N_, gettext, negotiate
 
 logger = logging.getLogger("laocai.errors")
@@ -97,6 +99,24 @@ class PreconditionRequired(DomainError):
     title = N_("Precondition required")
 
 
+class Conflict(DomainError):
+    """The request conflicts with the resource's current state (409)."""
+
+    status = 409
+    code = "conflict"
+    title = N_("Conflict")
+
+
+class Busy(DomainError):
+    """Another request holds what this one needs (a row lock or the SQLite write lock) past the lock timeout (409
+    with ``Retry-After``, RFC 9110 §10.2.3): nothing was changed, and the same request can be sent again."""
+
+    status = 409
+    code = "busy"
+    title = N_("Busy, try again")
+    headers = {"Retry-After": "1"}
+
+
 #: Titles of statuses raised by the framework itself rather than by a DomainError.
 _HTTP_TITLES: dict[int, tuple[str, str]] = {
     400: ("bad_request", N_("Bad request")),
@@ -107,6 +127,7 @@ _HTTP_TITLES: dict[int, tuple[str, str]] = {
     406: ("not_acceptable", N_("Not acceptable")),
     413: ("payload_too_large", N_("Request too large")),
     415: ("unsupported_media_type", N_("Unsupported media type")),
+    409: ("conflict", N_("Conflict")),
     412: ("precondition_failed", N_("Precondition failed")),
     422: ("invalid_parameter", N_("Invalid parameter")),
     428: ("precondition_required", N_("Precondition required")),
@@ -212,6 +233,16 @@ def _unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -
     )
 
 
+def _database_error_handler(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[dict[str, Any]]:
+    """A statement that gave up waiting for a lock (PostgreSQL ``lock_timeout`` or deadlock, SQLite "database is
+    locked") is ``Busy`` (409, ``Retry-After``): the transaction was rolled back and the request may be sent again.
+    Any other database error is a bug (500)."""
+    if is_lock_contention(exc):
+        busy = Busy("the resource is busy with another request; nothing was changed, send the request again")
+        return _domain_error_handler(request, busy)
+    return _unexpected_error_handler(request, exc)
+
+
 class JSONRequest(Request[Any, Any, Any]):
     """The app's request class: Litestar's, except that a JSON body nested too deeply for the decoder is a 400.
 
@@ -229,6 +260,7 @@ class JSONRequest(Request[Any, Any, Any]):
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain_error_handler,
     ValidationException: _validation_error_handler,
+    DBAPIError: _database_error_handler,
     HTTPException: _http_error_handler,
     Exception: _unexpected_error_handler,
 }
@@ -237,6 +269,8 @@ __all__ = [
     "EXCEPTION_HANDLERS",
     "PROBLEM_MEDIA_TYPE",
     "BadRequest",
+    "Busy",
+    "Conflict",
     "DomainError",
     "InvalidParameter",
     "JSONRequest",

@@ -1,0 +1,197 @@
+"""Taking and giving back nightly inventory: the one mechanism that keeps every room type from being oversold.
+
+Correct on PostgreSQL and on SQLite alike (STACK-NOTES.md, "Concurrency"): inside the reservation's transaction,
+each stay night is taken with one conditional ``UPDATE ... SET sold = sold + :rooms WHERE ... AND allotment - sold -
+blocked >= :rooms RETURNING ...``, nights in date order (so two overlapping stays lock rows in the same order and
+cannot deadlock); if any night is not taken the caller raises and the whole transaction rolls back, so a stay is
+held on every night or on none. ``CHECK (sold <= allotment)`` is the net under the rule. On PostgreSQL the row
+lock of a night serialises the takers of that night; on SQLite ``BEGIN IMMEDIATE`` serialises every writer.
+
+Lock order, for every writer of inventory: reservations by id first (releasing expired holds), then inventory rows
+by ``(room_type_id, night)``.
+
+Expired holds never count as sold: a held reservation whose ``hold_expires_at`` has passed gives its nights back
+inside the very transaction that needs them (``release_expired_holds`` with the stay's room type and nights), and
+a periodic job releases the rest; readers of availability add back what lapsed holds still occupy
+(``lapsed_rooms``). Releasing is conditional on the reservation's status (``held`` -> ``expired``), so two
+transactions never give the same nights back twice.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from src.booking.models import ACTIVE_STATUSES, InventoryNight, Reservation, ReservationStatus
+from src.kernel.localtime import nights as stay_nights
+
+
+@dataclass(frozen=True, slots=True)
+class TakenNight:
+    """One night taken for a stay, as the locked row stood: its rate (minor units of the property's currency) and
+    the restrictions that apply to a stay arriving on it."""
+
+    night: date
+    price: int
+    min_stay: int
+    closed_to_arrival: bool
+
+
+_inventory = InventoryNight.__table__  # type: ignore[attr-defined]
+
+
+async def take_night(
+    session: AsyncSession, room_type_id: UUID, night: date, rooms: int, now: datetime
+) -> TakenNight | None:
+    """Add ``rooms`` to ``sold`` on ``night`` if that many are free and the night is for sale (a rate is set, no
+    stop-sell); ``None`` when it could not be taken (nothing changed)."""
+    statement = (
+        update(_inventory)
+        .where(
+            _inventory.c.room_type_id == room_type_id,
+            _inventory.c.night == night,
+            _inventory.c.stop_sell.is_(False),
+            _inventory.c.price.is_not(None),
+            _inventory.c.allotment - _inventory.c.sold - _inventory.c.blocked >= rooms,
+        )
+        .values(sold=_inventory.c.sold + rooms, updated_at=now)
+        .returning(_inventory.c.price, _inventory.c.min_stay, _inventory.c.closed_to_arrival)
+    )
+    row = (await session.exec(statement)).first()
+    if row is None:
+        return None
+    return TakenNight(night=night, price=int(row.price), min_stay=int(row.min_stay), closed_to_arrival=bool(row[2]))
+
+
+async def take_stay(
+    session: AsyncSession, room_type_id: UUID, check_in: date, check_out: date, rooms: int, now: datetime
+) -> list[TakenNight] | date:
+    """Take ``rooms`` rooms on every night of ``[check_in, check_out)``, in night order.
+
+    Returns the taken nights, or the first night that could not be taken; in that case the nights taken before it
+    stay incremented in this transaction, and the caller must raise so the transaction rolls back (all or nothing).
+    """
+    taken: list[TakenNight] = []
+    for night in stay_nights(check_in, check_out):
+        got = await take_night(session, room_type_id, night, rooms, now)
+        if got is None:
+            return night
+        taken.append(got)
+    return taken
+
+
+async def give_back(
+    session: AsyncSession, room_type_id: UUID, check_in: date, check_out: date, rooms: int, now: datetime
+) -> None:
+    """Subtract ``rooms`` from ``sold`` on every night of ``[check_in, check_out)`` in night order (a cancelled,
+    expired or no-show reservation). The caller has already moved the reservation out of an active status with a
+    conditional update, so each reservation's nights are given back once."""
+    for night in stay_nights(check_in, check_out):
+        await session.exec(
+            update(_inventory)
+            .where(_inventory.c.room_type_id == room_type_id, _inventory.c.night == night)
+            .values(sold=_inventory.c.sold - rooms, updated_at=now)
+        )
+
+
+async def departure_closed(session: AsyncSession, room_type_id: UUID, check_out: date) -> bool:
+    """Whether ``check_out`` is closed to departure for the room type (a row for that date with CTD set)."""
+    statement = select(_inventory.c.closed_to_departure).where(
+        _inventory.c.room_type_id == room_type_id, _inventory.c.night == check_out
+    )
+    return bool((await session.exec(statement)).first())
+
+
+async def release_expired_holds(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    room_type_id: UUID | None = None,
+    check_in: date | None = None,
+    check_out: date | None = None,
+    limit: int = 500,
+) -> list[UUID]:
+    """Expire held reservations whose hold has lapsed at ``now`` and give their nights back; the ids expired.
+
+    With ``room_type_id`` (and the stay's dates) only the holds that overlap that stay are looked at: the booking
+    transaction calls it before taking nights, so a lapsed hold never blocks a new one. Without, up to ``limit``
+    lapsed holds anywhere (the periodic job). Reservations are expired one by one in id order with a conditional
+    update (``status = 'held'``), so a hold expired by a concurrent transaction is skipped, never released twice.
+    """
+    reservation = Reservation.__table__  # type: ignore[attr-defined]
+    conditions: list[Any] = [
+        reservation.c.status == ReservationStatus.HELD,
+        reservation.c.hold_expires_at <= now,
+    ]
+    if room_type_id is not None:
+        conditions.append(reservation.c.room_type_id == room_type_id)
+    if check_in is not None and check_out is not None:
+        conditions += [reservation.c.check_in < check_out, reservation.c.check_out > check_in]
+    candidates = (
+        await session.exec(select(reservation.c.id).where(and_(*conditions)).order_by(reservation.c.id).limit(limit))
+    ).all()
+    expired: list[UUID] = []
+    for (reservation_id,) in candidates:
+        row = (
+            await session.exec(
+                update(reservation)
+                .where(reservation.c.id == reservation_id, reservation.c.status == ReservationStatus.HELD)
+                .values(status=ReservationStatus.EXPIRED, released_at=now, updated_at=now)
+                .returning(
+                    reservation.c.room_type_id, reservation.c.check_in, reservation.c.check_out, reservation.c.rooms
+                )
+            )
+        ).first()
+        if row is None:
+            continue
+        await give_back(session, row.room_type_id, row.check_in, row.check_out, row.rooms, now)
+        expired.append(reservation_id)
+    return expired
+
+
+async def lapsed_rooms(
+    session: AsyncSession, room_type_ids: Sequence[UUID], check_in: date, check_out: date, now: datetime
+) -> dict[tuple[UUID, date], int]:
+    """Rooms still counted in ``sold`` by holds that lapsed before ``now`` and were not yet released, per
+    ``(room_type_id, night)`` of ``[check_in, check_out)``: what availability adds back to be right before any job
+    runs. Reads the partial index of held reservations; usually empty."""
+    if not room_type_ids:
+        return {}
+    rows = (
+        await session.exec(
+            select(
+                col(Reservation.room_type_id),
+                col(Reservation.check_in),
+                col(Reservation.check_out),
+                col(Reservation.rooms),
+            ).where(
+                col(Reservation.status) == ReservationStatus.HELD,
+                col(Reservation.hold_expires_at) <= now,
+                col(Reservation.room_type_id).in_(room_type_ids),
+                col(Reservation.check_in) < check_out,
+                col(Reservation.check_out) > check_in,
+            )
+        )
+    ).all()
+    lapsed: dict[tuple[UUID, date], int] = {}
+    for room_type_id, start, end, rooms in rows:
+        for night in stay_nights(max(start, check_in), min(end, check_out)):
+            lapsed[(room_type_id, night)] = lapsed.get((room_type_id, night), 0) + rooms
+    return lapsed
+
+
+async def sold_by_reservations(session: AsyncSession, room_type_id: UUID, night: date) -> int:
+    """Rooms of active reservations on ``night``, counted from the reservations themselves (a consistency check of
+    ``inventory_night.sold``, used by tests and the benchmark's oversell audit)."""
+    statement = select(func.coalesce(func.sum(Reservation.rooms), 0)).where(
+        col(Reservation.room_type_id) == room_type_id,
+        col(Reservation.status).in_(ACTIVE_STATUSES),
+        col(Reservation.check_in) <= night,
+        col(Reservation.check_out) > night,
+    )
+    return int((await session.exec(statement)).one())
