@@ -136,7 +136,7 @@ async def release_expired_holds(
         await session.exec(select(reservation.c.id).where(and_(*conditions)).order_by(reservation.c.id).limit(limit))
     ).all()
     expired: list[UUID] = []
-    for (reservation_id,) in candidates:
+    for reservation_id in candidates:
         row = (
             await session.exec(
                 update(reservation)

@@ -96,7 +96,9 @@ class Quote:
             "rooms": self.rooms,
             "nights": [{"date": n.night.isoformat(), "rate": n.rate, "amount": n.amount} for n in self.nights],
             "subtotal": self.subtotal,
-            "taxes_and_fees": [{**msgspec.to_builtins(c.line), "amount": c.amount} for c in self.charges],
+            "taxes_and_fees": [
+                {**msgspec.to_builtins(c.line), "included": c.line.included, "amount": c.amount} for c in self.charges
+            ],
             "total": self.total,
         }
 
