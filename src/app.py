@@ -12,6 +12,7 @@ from litestar.types import Message, Scope
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from src.booking.controllers import BookingController, PropertyController
 from src.guide.controllers import CommuneController, DestinationController, EditorDestinationController, MapController
 from src.kernel.auth.backend import build_jwt_auth, document_public_routes
 from src.kernel.auth.controllers import AdminUserController, AuthController
@@ -20,10 +21,11 @@ from src.kernel.auth.signing_key import resolve_signing_key
 from src.kernel.auth.tokens import TokenCodec
 from src.kernel.caching import SWEEP_RESPONSE_CACHE, HttpCacheMiddleware, build_stores, response_cache_config
 from src.kernel.config import Settings
-from src.kernel.db import ReadPath, create_engine
+from src.kernel.db import ReadPath, create_engine, utcnow
 from src.kernel.deps import provide_locale, provide_reader, provide_session
 from src.kernel.errors import EXCEPTION_HANDLERS, JSONRequest
 from src.kernel.health import HealthController
+from src.kernel.idempotency import PURGE_EXPIRED_KEYS
 from src.kernel.jobs import JobRegistry, JobSystem
 from src.kernel.jobs import bind as bind_jobs
 from src.kernel.logs import logging_config
@@ -55,6 +57,7 @@ def job_registry() -> JobRegistry:
     """Every job of the application: the kernel's, then each domain's ``jobs.register(registry)``."""
     registry = JobRegistry()
     registry.add_periodic(SWEEP_RESPONSE_CACHE)
+    registry.add_periodic(PURGE_EXPIRED_KEYS)
     search_jobs.register(registry)  # also search's reaction to the guide's catalogue_changed event
     return registry
 
@@ -123,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     state: dict[str, Any] = {
         "settings": settings,
+        "clock": utcnow,
         "engine": engine,
         "read_engine": read_engine,
         "read_path": read_path,
@@ -147,6 +151,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EditorDestinationController,
             SearchController,
             BoardSearchController,
+            PropertyController,
+            BookingController,
             AuthController,
             AdminUserController,
         ],

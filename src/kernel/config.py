@@ -62,6 +62,7 @@ class Settings(BaseSettings):
         search_cache_seconds: how long a rendered search page may be answered again from memory (0: never); the
             embedded index's results are also dropped as soon as its reader sees a commit.
         search_log: record each search (normalised query, locale, filters, hit count, time; no personal data).
+        hold_minutes: how long a new reservation holds its rooms unpaid before they go back on sale (minutes).
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -128,6 +129,7 @@ class Settings(BaseSettings):
     meili_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     search_reload_seconds: float = Field(default=1.0, ge=0.05, le=60)
     search_log: bool = True
+    hold_minutes: int = Field(default=15, ge=1, le=1440)
     search_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     @property

@@ -8,13 +8,24 @@ concurrent duplicate waits for the first and replays it, or is answered 409. Key
 periodic job deletes them.
 """
 
-from datetime import datetime
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from src.kernel.db import UTCDateTime, utcnow
+from src.kernel.db import UTCDateTime, unit_of_work, utcnow
+from src.kernel.errors import BadRequest, DomainError, InvalidParameter
+from src.kernel.i18n import N_
+from src.kernel.jobs import JobContext, PeriodicJob
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -30,3 +41,158 @@ class IdempotencyRecord(SQLModel, table=True):
     response: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+#: How long a key is remembered (Stripe keeps keys 24 hours; the IETF draft leaves it to the server).
+KEY_TTL = timedelta(hours=24)
+#: Longest key accepted; clients should send a random UUID (RFC 9562) per logical operation.
+MAX_KEY_LENGTH = 255
+#: Scope of callers without an account: keys are then shared by every anonymous caller, which is safe only because
+#: keys are unguessable random values (a UUIDv4 has 122 random bits); the replayed body is what that key's first
+#: caller received.
+ANONYMOUS_SCOPE = "anonymous"
+#: Header a replayed response carries (as Stripe's API does), so a client can tell a replay from a first answer.
+REPLAYED_HEADER = "Idempotent-Replayed"
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_IN_PROGRESS = 0
+_records = IdempotencyRecord.__table__  # type: ignore[attr-defined]
+
+
+class IdempotencyKeyReused(DomainError):
+    """The key was used before with another request body (422, as the IETF draft says)."""
+
+    status = 422
+    code = "idempotency_key_reused"
+    title = N_("Idempotency key already used for another request")
+
+
+class IdempotencyKeyInProgress(DomainError):
+    """A request with this key is still being processed (409): retry later to get its response."""
+
+    status = 409
+    code = "idempotency_key_in_progress"
+    title = N_("A request with this idempotency key is in progress")
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The stored first response to replay: its status code and JSON body."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+def scope_of(user_id: UUID | None) -> str:
+    """The scope of a caller's keys: ``user:<uuid>`` for an account, ``ANONYMOUS_SCOPE`` otherwise."""
+    return f"user:{user_id}" if user_id is not None else ANONYMOUS_SCOPE
+
+
+def check_key(value: str | None) -> str:
+    """The ``Idempotency-Key`` header value; ``BadRequest`` (400) when missing, ``InvalidParameter`` (422) when
+    longer than ``MAX_KEY_LENGTH`` or holding characters outside visible ASCII."""
+    if value is None or value == "":
+        raise BadRequest(
+            "this request needs an Idempotency-Key header (a random UUID per operation)",
+            errors=[{"field": "Idempotency-Key", "source": "header", "message": "required"}],
+        )
+    if not _KEY.match(value):
+        message = f"must be 1 to {MAX_KEY_LENGTH} visible ASCII characters"
+        raise InvalidParameter(
+            f"Idempotency-Key {message}", errors=[{"field": "Idempotency-Key", "source": "header", "message": message}]
+        )
+    return value
+
+
+def fingerprint(route: str, body: Any) -> str:
+    """SHA-256 (hex) of ``route`` and the request body as canonical JSON (keys sorted), so the same content sent
+    with its keys in another order or other spacing is the same request."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(f"{route}\n{canonical}".encode()).hexdigest()
+
+
+async def begin(
+    session: AsyncSession, *, scope: str, key: str, route: str, fingerprint: str, now: datetime
+) -> Replay | None:
+    """Claim ``(scope, key)`` inside the request's transaction, or find the response to replay.
+
+    ``None``: the key is new (or expired) and is now claimed by this transaction; do the work and call
+    ``complete`` before the commit. If the work fails the transaction rolls back and takes the claim with it, so
+    only successful responses are remembered and a failed request may be retried with the same key.
+
+    A ``Replay``: the first response for this key and body. ``IdempotencyKeyReused`` (422) when the key came with
+    another body or route. A concurrent request with the same key waits on the claim's unique index until the
+    first commits (PostgreSQL row lock, bounded by ``lock_timeout``: then 409 busy; SQLite's write lock), then
+    replays its response; ``IdempotencyKeyInProgress`` (409) if it still sees no response.
+    """
+    values = {
+        "scope": scope,
+        "key": key,
+        "fingerprint": fingerprint,
+        "route": route,
+        "status_code": _IN_PROGRESS,
+        "response": {},
+        "created_at": now,
+        "expires_at": now + KEY_TTL,
+    }
+    claimed = (await session.exec(_insert_claim(session, values))).first()
+    if claimed is not None:
+        return None
+    row: Any = (
+        await session.exec(  # type: ignore[call-overload]
+            select(
+                _records.c.fingerprint,
+                _records.c.route,
+                _records.c.status_code,
+                _records.c.response,
+                _records.c.expires_at,
+            ).where(_records.c.scope == scope, _records.c.key == key)
+        )
+    ).first()
+    if row is None:  # deleted by the purge between the two statements: claim it afresh
+        claimed = (await session.exec(_insert_claim(session, values))).first()
+        if claimed is None:
+            raise IdempotencyKeyInProgress("another request with this Idempotency-Key is being processed")
+        return None
+    if row.expires_at <= now:  # an expired key that the purge has not deleted yet counts as new
+        await session.exec(update(_records).where(_records.c.scope == scope, _records.c.key == key).values(**values))
+        return None
+    if row.fingerprint != fingerprint or row.route != route:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used with another request body; use a new key for a new request"
+        )
+    if row.status_code == _IN_PROGRESS:
+        raise IdempotencyKeyInProgress("another request with this Idempotency-Key is being processed")
+    return Replay(status_code=int(row.status_code), body=dict(row.response))
+
+
+def _insert_claim(session: AsyncSession, values: dict[str, Any]) -> Any:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(_records).values(**values).on_conflict_do_nothing().returning(_records.c.key)
+
+
+async def complete(session: AsyncSession, *, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
+    """Store the response of the request that claimed ``(scope, key)``, in its transaction (before the commit)."""
+    await session.exec(
+        update(_records)
+        .where(_records.c.scope == scope, _records.c.key == key)
+        .values(status_code=status_code, response=body)
+    )
+
+
+async def purge_expired(session: AsyncSession, now: datetime, limit: int = 10_000) -> int:
+    """Delete up to ``limit`` keys that expired before ``now``; how many were deleted."""
+    expired = select(_records.c.scope, _records.c.key).where(_records.c.expires_at <= now).limit(limit)
+    rows = (await session.exec(expired)).all()  # type: ignore[call-overload]
+    for scope, key in rows:
+        await session.exec(delete(_records).where(_records.c.scope == scope, _records.c.key == key))
+    return len(rows)
+
+
+async def _purge_job(ctx: JobContext) -> None:
+    async with unit_of_work(ctx.engine) as session:
+        await purge_expired(session, utcnow())
+
+
+#: Periodic job deleting expired keys (hourly, once across every process).
+PURGE_EXPIRED_KEYS = PeriodicJob("kernel.purge_idempotency_keys", _purge_job, cron="17 * * * *")

@@ -1,0 +1,37 @@
+"""How booking's services are provided to controllers."""
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from src.booking.service import PropertyService, ReservationService
+from src.kernel.db import ReadPath, utcnow
+
+
+def clock(state: State) -> datetime:
+    """The current instant (aware UTC) as the app tells it: ``state.clock`` when set (tests travel in time),
+    else the system clock."""
+    now = state.get("clock")
+    return now() if callable(now) else utcnow()
+
+
+async def provide_property_service(
+    state: State, response_locale: NamedDependency[str]
+) -> AsyncIterator[PropertyService]:
+    """A ``PropertyService`` on a reader of the request (``src.kernel.db.ReadPath``, no ORM session)."""
+    read_path: ReadPath = state.read_path
+    async with read_path.connect() as reader:
+        yield PropertyService(reader, response_locale, clock(state))
+
+
+async def provide_reservation_service(
+    request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], response_locale: NamedDependency[str]
+) -> ReservationService:
+    """A ``ReservationService`` on the request's unit of work (committed after the handler)."""
+    state = request.app.state
+    return ReservationService(session, response_locale, clock(state), hold_minutes=state.settings.hold_minutes)

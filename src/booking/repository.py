@@ -1,0 +1,300 @@
+"""All SQL of booking's reads: availability rows, properties with their room types, reservations.
+
+Reads run through a ``Reader`` (``src/kernel/db.py``: Core statements, no ORM session) and select only the columns
+they need. An availability search is three statements whatever the number of properties: the inventory rows of
+the stay for the room types that can host the party in the area, what lapsed holds still occupy there, and the
+property and room type columns of the room types that came through.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, and_, func, select
+from sqlalchemy.sql import ColumnElement
+
+from src.booking.models import InventoryNight, Property, Reservation, ReservationStatus, RoomType
+from src.guide.geo import Box
+from src.guide.models import Commune
+from src.kernel.db import Reader
+
+_property = Property.__table__  # type: ignore[attr-defined]
+_room_type = RoomType.__table__  # type: ignore[attr-defined]
+_inventory = InventoryNight.__table__  # type: ignore[attr-defined]
+_reservation = Reservation.__table__  # type: ignore[attr-defined]
+_commune = Commune.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Area:
+    """Area filters of a search, all optional and combined: a commune code, bounding boxes (a radius search
+    passes the circle's box; the exact distance is checked after), property kinds."""
+
+    commune: str | None = None
+    boxes: tuple[Box, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """Who stays: adults and children spread over ``rooms`` rooms."""
+
+    adults: int
+    children: int
+    rooms: int
+
+
+def _fits(party: Party) -> ColumnElement[bool]:
+    """The occupancy rule of ``src/booking/occupancy.py`` as a SQL condition on ``room_type``."""
+    return and_(
+        _room_type.c.max_adults * party.rooms >= party.adults,
+        _room_type.c.max_children * party.rooms >= party.children,
+        _room_type.c.max_occupancy * party.rooms >= party.adults + party.children,
+    )
+
+
+def _area(area: Area) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [_property.c.is_listed.is_(True)]
+    if area.commune is not None:
+        conditions.append(_property.c.commune_code == area.commune)
+    if area.kinds:
+        conditions.append(_property.c.kind.in_(area.kinds))
+    for box in area.boxes:
+        conditions += [
+            _property.c.lat.between(box.min_lat, box.max_lat),
+            _property.c.lon.between(box.min_lon, box.max_lon),
+        ]
+    return conditions
+
+
+async def stay_inventory(
+    reader: Reader,
+    area: Area,
+    party: Party,
+    check_in: date,
+    check_out: date,
+    *,
+    property_id: UUID | None = None,
+) -> Sequence[Row[Any]]:
+    """Inventory rows ``(room_type_id, property_id, night, free, price, stop_sell, min_stay, closed_to_arrival,
+    closed_to_departure)`` of the active room types that can host ``party`` in ``area`` (or in ``property_id``),
+    for the nights ``check_in .. check_out`` *inclusive* (the check-out date's row says whether departure is
+    closed), ordered by room type and night. ``free = allotment - sold - blocked``."""
+    conditions = [*_area(area), _room_type.c.is_active.is_(True), _fits(party)]
+    if property_id is not None:
+        conditions.append(_property.c.id == property_id)
+    statement = (
+        select(
+            _inventory.c.room_type_id,
+            _room_type.c.property_id,
+            _inventory.c.night,
+            (_inventory.c.allotment - _inventory.c.sold - _inventory.c.blocked).label("free"),
+            _inventory.c.price,
+            _inventory.c.stop_sell,
+            _inventory.c.min_stay,
+            _inventory.c.closed_to_arrival,
+            _inventory.c.closed_to_departure,
+        )
+        .select_from(
+            _inventory.join(_room_type, _room_type.c.id == _inventory.c.room_type_id).join(
+                _property, _property.c.id == _room_type.c.property_id
+            )
+        )
+        .where(*conditions, _inventory.c.night >= check_in, _inventory.c.night <= check_out)
+        .order_by(_inventory.c.room_type_id, _inventory.c.night)
+    )
+    return (await reader.execute(statement)).all()
+
+
+async def lapsed_holds(
+    reader: Reader, room_type_ids: Sequence[UUID], check_in: date, check_out: date, now: datetime
+) -> Sequence[Row[Any]]:
+    """``(room_type_id, check_in, check_out, rooms)`` of held reservations of ``room_type_ids`` overlapping the
+    stay whose hold lapsed before ``now`` and that no job has released yet (they still count in ``sold``; the
+    partial index on held expiry makes this cheap, and it is usually empty)."""
+    if not room_type_ids:
+        return []
+    statement = select(
+        _reservation.c.room_type_id, _reservation.c.check_in, _reservation.c.check_out, _reservation.c.rooms
+    ).where(
+        _reservation.c.status == ReservationStatus.HELD,
+        _reservation.c.hold_expires_at <= now,
+        _reservation.c.room_type_id.in_(room_type_ids),
+        _reservation.c.check_in < check_out,
+        _reservation.c.check_out > check_in,
+    )
+    return (await reader.execute(statement)).all()
+
+
+#: Columns of a property a summary or the detail shows, with its commune's names.
+_PROPERTY_COLUMNS = (
+    _property.c.id,
+    _property.c.name,
+    _property.c.kind,
+    _property.c.commune_code,
+    _commune.c.name.label("commune_name"),
+    _commune.c.name_en.label("commune_name_en"),
+    _commune.c.unit_type.label("commune_unit_type"),
+    _property.c.lat,
+    _property.c.lon,
+    _property.c.is_sample,
+    _property.c.currency,
+    _property.c.tax_fees,
+    _property.c.cancellation_policy,
+    _property.c.check_in_time,
+)
+
+_ROOM_TYPE_COLUMNS = (
+    _room_type.c.id.label("room_type_id"),
+    _room_type.c.property_id,
+    _room_type.c.name.label("room_type_name"),
+    _room_type.c.max_adults,
+    _room_type.c.max_children,
+    _room_type.c.max_occupancy,
+)
+
+
+async def offer_rows(reader: Reader, room_type_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
+    """Property columns (``_PROPERTY_COLUMNS``) and room type columns (``_ROOM_TYPE_COLUMNS``) of each room type
+    in ``room_type_ids``, one row per room type."""
+    if not room_type_ids:
+        return []
+    statement = (
+        select(*_PROPERTY_COLUMNS, *_ROOM_TYPE_COLUMNS)
+        .select_from(
+            _room_type.join(_property, _property.c.id == _room_type.c.property_id).join(
+                _commune, _commune.c.code == _property.c.commune_code
+            )
+        )
+        .where(_room_type.c.id.in_(room_type_ids))
+    )
+    return (await reader.execute(statement)).all()
+
+
+async def property_detail_rows(reader: Reader, property_id: UUID) -> Sequence[Row[Any]]:
+    """The listed property ``property_id`` with its commune names and every active room type (one row per room
+    type, room type columns null when it has none); empty when there is no such listed property."""
+    statement = (
+        select(
+            _property,
+            _commune.c.name.label("commune_name"),
+            _commune.c.name_en.label("commune_name_en"),
+            _commune.c.unit_type.label("commune_unit_type"),
+            _room_type.c.id.label("rt_id"),
+            _room_type.c.name.label("rt_name"),
+            _room_type.c.description.label("rt_description"),
+            _room_type.c.max_adults.label("rt_max_adults"),
+            _room_type.c.max_children.label("rt_max_children"),
+            _room_type.c.max_occupancy.label("rt_max_occupancy"),
+            _room_type.c.beds.label("rt_beds"),
+            _room_type.c.size_m2.label("rt_size_m2"),
+            _room_type.c.amenities.label("rt_amenities"),
+            _room_type.c.photos.label("rt_photos"),
+        )
+        .select_from(
+            _property.join(_commune, _commune.c.code == _property.c.commune_code).outerjoin(
+                _room_type, and_(_room_type.c.property_id == _property.c.id, _room_type.c.is_active.is_(True))
+            )
+        )
+        .where(_property.c.id == property_id, _property.c.is_listed.is_(True))
+        .order_by(_room_type.c.max_occupancy, _room_type.c.id)
+    )
+    return (await reader.execute(statement)).all()
+
+
+@dataclass(frozen=True, slots=True)
+class BookableRoomType:
+    """What the booking transaction needs of a room type and its property, read in one statement:
+    occupancy limits, the property's currency, lines, policy, check-in time and owner, and whether the check-out
+    date is closed to departure."""
+
+    property_id: UUID
+    owner_id: UUID
+    property_name: str
+    currency: str
+    tax_fees: list[dict[str, Any]]
+    cancellation_policy: dict[str, Any]
+    check_in_time: time
+    check_out_time: time
+    room_type_name: dict[str, str]
+    max_adults: int
+    max_children: int
+    max_occupancy: int
+    departure_closed: bool
+
+
+async def bookable_room_type(
+    reader: Reader, property_id: UUID, room_type_id: UUID, check_out: date
+) -> BookableRoomType | None:
+    """The active room type ``room_type_id`` of the listed property ``property_id`` (``None`` otherwise), with
+    whether ``check_out`` is closed to departure (a scalar subquery on its inventory row)."""
+    closed = (
+        select(_inventory.c.closed_to_departure)
+        .where(_inventory.c.room_type_id == _room_type.c.id, _inventory.c.night == check_out)
+        .scalar_subquery()
+    )
+    statement = (
+        select(
+            _property.c.owner_id,
+            _property.c.name,
+            _property.c.currency,
+            _property.c.tax_fees,
+            _property.c.cancellation_policy,
+            _property.c.check_in_time,
+            _property.c.check_out_time,
+            _room_type.c.name.label("room_type_name"),
+            _room_type.c.max_adults,
+            _room_type.c.max_children,
+            _room_type.c.max_occupancy,
+            func.coalesce(closed, False).label("departure_closed"),
+        )
+        .select_from(_room_type.join(_property, _property.c.id == _room_type.c.property_id))
+        .where(
+            _room_type.c.id == room_type_id,
+            _property.c.id == property_id,
+            _room_type.c.is_active.is_(True),
+            _property.c.is_listed.is_(True),
+        )
+    )
+    row = (await reader.execute(statement)).first()
+    if row is None:
+        return None
+    return BookableRoomType(
+        property_id=property_id,
+        owner_id=row.owner_id,
+        property_name=row.name,
+        currency=row.currency,
+        tax_fees=list(row.tax_fees),
+        cancellation_policy=dict(row.cancellation_policy),
+        check_in_time=row.check_in_time,
+        check_out_time=row.check_out_time,
+        room_type_name=dict(row.room_type_name),
+        max_adults=row.max_adults,
+        max_children=row.max_children,
+        max_occupancy=row.max_occupancy,
+        departure_closed=bool(row.departure_closed),
+    )
+
+
+async def reservation_by_code(reader: Reader, code: str) -> Row[Any] | None:
+    """Every column of the reservation ``code`` with its property's ``owner_id``, ``property_name``,
+    ``check_in_time``, ``check_out_time`` and its room type's ``room_type_name``; ``None`` if there is none."""
+    statement = (
+        select(
+            _reservation,
+            _property.c.owner_id,
+            _property.c.name.label("property_name"),
+            _property.c.check_in_time,
+            _property.c.check_out_time,
+            _room_type.c.name.label("room_type_name"),
+        )
+        .select_from(
+            _reservation.join(_property, _property.c.id == _reservation.c.property_id).join(
+                _room_type, _room_type.c.id == _reservation.c.room_type_id
+            )
+        )
+        .where(_reservation.c.code == code)
+    )
+    return (await reader.execute(statement)).first()
