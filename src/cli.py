@@ -273,7 +273,8 @@ async def _index_at_start(settings: Settings) -> None:
     else:
         console.print(
             f"search index ({search_engine.name}) built: {report.documents} documents "
-            f"({report.destinations} destinations, {report.communes} communes) in {report.seconds:.2f} s"
+            f"({report.destinations} destinations, {report.communes} communes, {report.properties} properties) "
+            f"in {report.seconds:.2f} s"
         )
 
 
@@ -305,7 +306,8 @@ def reindex() -> None:
         raise click.ClickException(f"the {engine_name} search engine is unavailable: {exc}") from exc
     console.print(
         f"reindexed ({engine_name}): {report.documents} documents ({report.destinations} destinations, "
-        f"{report.communes} communes) in {time.perf_counter() - started:.2f} s; fingerprint {report.fingerprint[:12]}"
+        f"{report.communes} communes, {report.properties} properties) in {time.perf_counter() - started:.2f} s; "
+        f"fingerprint {report.fingerprint[:12]}"
     )
 
 

@@ -46,6 +46,8 @@ KIND_IMPORTANCE: Mapping[str, float] = {
     "stream_section": 0.1,
 }
 DEFAULT_KIND_IMPORTANCE = 0.15
+#: A lodging ranks below every place of the map: a search for "Sa Pa" is for the town, not a homestay named after it.
+PROPERTY_IMPORTANCE = 0.05
 WARD_IMPORTANCE = 0.45
 COMMUNE_IMPORTANCE = 0.4
 CURATED_BONUS = 0.2
@@ -90,6 +92,18 @@ class CommuneFacts:
     old_province: str
     old_districts: Sequence[str]
     former_units: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyFacts:
+    """What a property document is built from (one listed row of ``property``)."""
+
+    id: str
+    name: str
+    kind: str
+    lat: float
+    lon: float
+    commune_code: str
 
 
 def document_key(doc_type: str, ref: str) -> str:
@@ -169,6 +183,26 @@ def commune_document(facts: CommuneFacts) -> SearchDocument:
         lat=facts.rep_lat,
         lon=facts.rep_lon,
         importance=WARD_IMPORTANCE if facts.unit_type == "ward" else COMMUNE_IMPORTANCE,
+    )
+
+
+def property_document(facts: PropertyFacts, commune: CommuneFacts | None) -> SearchDocument:
+    """The search document of one listed property (hotel, homestay, guesthouse, ecolodge): its name, kind,
+    commune and coordinates; ``ref`` is its id (``GET /v1/properties/{id}``)."""
+    return SearchDocument(
+        key=document_key(DocumentType.PROPERTY, facts.id),
+        type=DocumentType.PROPERTY,
+        ref=facts.id,
+        kind=facts.kind,
+        commune_code=facts.commune_code,
+        names={"vi": facts.name},
+        aliases=(),
+        former_names=(),
+        commune_names=commune_names(commune),
+        commune_unit_type=commune.unit_type if commune else None,
+        lat=facts.lat,
+        lon=facts.lon,
+        importance=PROPERTY_IMPORTANCE,
     )
 
 

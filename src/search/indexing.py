@@ -29,14 +29,15 @@ _SYNC_LOCKS: "WeakKeyDictionary[SearchEngine, asyncio.Lock]" = WeakKeyDictionary
 
 @dataclass(frozen=True)
 class RebuildReport:
-    """What a full rebuild did: documents indexed (of which destinations and communes), seconds taken (loading the
-    catalogue included), and the fingerprint stored."""
+    """What a full rebuild did: documents indexed (of which destinations, communes and properties), seconds taken
+    (loading the catalogue included), and the fingerprint stored."""
 
     documents: int
     destinations: int
     communes: int
     seconds: float
     fingerprint: str
+    properties: int = 0
 
 
 async def load_documents(database: AsyncEngine) -> list[SearchDocument]:
@@ -59,11 +60,11 @@ async def _rebuild_with(
     value = fingerprint(documents, engine.settings_version)
     await engine.rebuild(documents, progress)
     await engine.set_fingerprint(value)
-    destinations = sum(1 for d in documents if d.type == DocumentType.DESTINATION)
     return RebuildReport(
         documents=len(documents),
-        destinations=destinations,
-        communes=len(documents) - destinations,
+        destinations=sum(1 for d in documents if d.type == DocumentType.DESTINATION),
+        communes=sum(1 for d in documents if d.type == DocumentType.COMMUNE),
+        properties=sum(1 for d in documents if d.type == DocumentType.PROPERTY),
         seconds=round(time.perf_counter() - started, 3),
         fingerprint=value,
     )
@@ -82,18 +83,24 @@ async def ensure_fresh(
 
 
 async def sync(
-    database: AsyncEngine, engine: SearchEngine, *, slugs: Collection[str], commune_codes: Collection[str]
+    database: AsyncEngine,
+    engine: SearchEngine,
+    *,
+    slugs: Collection[str],
+    commune_codes: Collection[str],
+    property_ids: Collection[str] = (),
 ) -> tuple[int, int]:
-    """Bring the documents of these destinations and communes to their current database state: upsert those that
-    exist, delete those that no longer do. Idempotent (running it twice, or late, writes the same state); within
-    one process syncs run one at a time, so the later of two overlapping syncs writes last (across processes the
-    convergence job settles any reordering). Returns (upserted, deleted); raises ``EngineUnavailable``."""
+    """Bring the documents of these destinations, communes and properties to their current database state:
+    upsert those that exist, delete those that no longer do. Idempotent (running it twice, or late, writes the
+    same state); within one process syncs run one at a time, so the later of two overlapping syncs writes last
+    (across processes the convergence job settles any reordering). Returns (upserted, deleted); raises
+    ``EngineUnavailable``."""
     lock = _SYNC_LOCKS.get(engine)
     if lock is None:
         lock = _SYNC_LOCKS[engine] = asyncio.Lock()
     async with lock:
         async with database.connect() as connection:
-            documents, missing = await documents_for(connection, slugs, commune_codes)
+            documents, missing = await documents_for(connection, slugs, commune_codes, property_ids)
         if documents:
             await engine.upsert(documents)
         if missing:

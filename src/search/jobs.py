@@ -3,6 +3,8 @@
 - ``guide.catalogue_changed`` (the event ``src/guide/events.py`` declares; the guide never imports search) and
   ``search.sync_documents``: sync the named destinations and communes from the database into the index, after the
   writer's commit. Idempotent; retried with backoff while the engine is down.
+- ``booking.property_changed`` (``src/booking/events.py``): sync the named properties (listed ones are upserted,
+  unlisted or deleted ones removed).
 - ``search.converge_index`` (global, every 5 minutes, once across all processes): rebuild the index when its stored
   fingerprint is not the current catalogue's, which catches whatever a lost or failed sync missed.
 
@@ -13,6 +15,7 @@ there).
 import logging
 from typing import Any
 
+from src.booking.events import PROPERTY_CHANGED
 from src.guide.events import CATALOGUE_CHANGED
 from src.kernel.jobs import Job, JobContext, JobRegistry, PeriodicJob, RetryPolicy
 from src.search.indexing import ensure_fresh, sync
@@ -41,6 +44,12 @@ async def sync_documents(
     logger.info("search sync: %d upserted, %d deleted (attempt %d)", upserted, deleted, ctx.attempt)
 
 
+async def sync_properties(ctx: JobContext, *, property_ids: list[str]) -> None:
+    """Sync these properties (UUID strings) into the index: booking's ``property_changed`` event."""
+    upserted, deleted = await sync(ctx.engine, _engine(ctx), slugs=[], commune_codes=[], property_ids=property_ids)
+    logger.info("search property sync: %d upserted, %d deleted (attempt %d)", upserted, deleted, ctx.attempt)
+
+
 async def converge_index(ctx: JobContext) -> None:
     """Rebuild the index if it is not the projection of the current catalogue (``indexing.ensure_fresh``)."""
     report = await ensure_fresh(ctx.engine, _engine(ctx))
@@ -50,6 +59,7 @@ async def converge_index(ctx: JobContext) -> None:
 
 SYNC_DOCUMENTS = Job("search.sync_documents", sync_documents, SYNC_RETRY)
 ON_CATALOGUE_CHANGED = Job(CATALOGUE_CHANGED, sync_documents, SYNC_RETRY)
+ON_PROPERTY_CHANGED = Job(PROPERTY_CHANGED, sync_properties, SYNC_RETRY)
 CONVERGE_INDEX = PeriodicJob(
     "search.converge_index",
     converge_index,
@@ -62,7 +72,8 @@ def register(registry: JobRegistry) -> None:
     """Declare the search jobs (and search's reaction to the guide's catalogue event) in ``registry``."""
     registry.add(SYNC_DOCUMENTS)
     registry.add(ON_CATALOGUE_CHANGED)
+    registry.add(ON_PROPERTY_CHANGED)
     registry.add_periodic(CONVERGE_INDEX)
 
 
-__all__ = ["CONVERGE_INDEX", "ON_CATALOGUE_CHANGED", "RESOURCE", "SYNC_DOCUMENTS", "register"]
+__all__ = ["CONVERGE_INDEX", "ON_CATALOGUE_CHANGED", "ON_PROPERTY_CHANGED", "RESOURCE", "SYNC_DOCUMENTS", "register"]

@@ -31,10 +31,11 @@ MAX_QUERY_CHARS = 200
 
 
 class DocumentType(StrEnum):
-    """What a search document stands for. Properties and guide articles join when those domains exist."""
+    """What a search document stands for. Guide articles join when that domain exists."""
 
     DESTINATION = "destination"
     COMMUNE = "commune"
+    PROPERTY = "property"
 
 
 class Facet(StrEnum):

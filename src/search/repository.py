@@ -5,19 +5,23 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
+from src.booking.models import Property
 from src.guide.models import Commune, CommuneFormerUnit, Destination, DestinationAlias, DestinationTranslation
 from src.kernel.db import Reader, UTCDateTime
 from src.search.documents import (
     CommuneFacts,
     DestinationFacts,
+    PropertyFacts,
     commune_document,
     destination_document,
     document_key,
+    property_document,
 )
 from src.search.models import SearchLogEntry
 from src.search.port import DocumentType, SearchDocument
@@ -124,34 +128,80 @@ async def load_destinations(
     ]
 
 
+async def load_properties(connection: AsyncConnection, ids: Collection[str] | None = None) -> list[PropertyFacts]:
+    """Listed properties (all, or those of ``ids``, UUID strings), ordered by id; unlisted ones are left out (their
+    documents are deleted)."""
+    query = (
+        select(
+            col(Property.id),
+            col(Property.name),
+            col(Property.kind),
+            col(Property.lat),
+            col(Property.lon),
+            col(Property.commune_code),
+        )
+        .where(col(Property.is_listed).is_(True))
+        .order_by(col(Property.id))
+    )
+    if ids is not None:
+        wanted = []
+        for value in ids:
+            try:
+                wanted.append(UUID(value))
+            except ValueError:
+                continue
+        query = query.where(col(Property.id).in_(wanted))
+    return [
+        PropertyFacts(
+            id=str(row.id), name=row.name, kind=row.kind, lat=row.lat, lon=row.lon, commune_code=row.commune_code
+        )
+        for row in (await connection.execute(query)).all()
+    ]
+
+
 async def all_documents(connection: AsyncConnection) -> list[SearchDocument]:
-    """Every search document of the current database, destinations then communes, each ordered by its id."""
+    """Every search document of the current database: destinations, communes, then listed properties, each
+    ordered by its id."""
     communes = await load_communes(connection)
     documents = [
         destination_document(facts, communes.get(facts.commune_code) if facts.commune_code else None)
         for facts in await load_destinations(connection)
     ]
     documents.extend(commune_document(facts) for facts in communes.values())
+    documents.extend(
+        property_document(facts, communes.get(facts.commune_code)) for facts in await load_properties(connection)
+    )
     return documents
 
 
 async def documents_for(
-    connection: AsyncConnection, slugs: Collection[str], commune_codes: Collection[str]
+    connection: AsyncConnection,
+    slugs: Collection[str],
+    commune_codes: Collection[str],
+    property_ids: Collection[str] = (),
 ) -> tuple[list[SearchDocument], set[str]]:
-    """The documents of the given destinations and communes as they are now, and the keys among them that no
-    longer exist (deleted rows: to remove from the index)."""
+    """The documents of the given destinations, communes and properties (UUID strings) as they are now, and the
+    keys among them that no longer exist (deleted or unlisted rows: to remove from the index)."""
     destinations = await load_destinations(connection, slugs) if slugs else []
-    codes = set(commune_codes) | {d.commune_code for d in destinations if d.commune_code}
+    properties = await load_properties(connection, property_ids) if property_ids else []
+    codes = (
+        set(commune_codes)
+        | {d.commune_code for d in destinations if d.commune_code}
+        | {p.commune_code for p in properties}
+    )
     communes = await load_communes(connection, codes) if codes else {}
     documents = [
         destination_document(facts, communes.get(facts.commune_code) if facts.commune_code else None)
         for facts in destinations
     ]
     documents.extend(commune_document(communes[code]) for code in commune_codes if code in communes)
+    documents.extend(property_document(facts, communes.get(facts.commune_code)) for facts in properties)
     found = {d.key for d in documents}
-    wanted = {document_key(DocumentType.DESTINATION, s) for s in slugs} | {
-        document_key(DocumentType.COMMUNE, c) for c in commune_codes
-    }
+    wanted = (
+        {document_key(DocumentType.DESTINATION, s) for s in slugs}
+        | {document_key(DocumentType.COMMUNE, c) for c in commune_codes}
+        | {document_key(DocumentType.PROPERTY, p) for p in property_ids}
+    )
     return documents, wanted - found
 
 

@@ -28,6 +28,7 @@ from weakref import WeakKeyDictionary
 
 import msgspec
 
+from src.booking.models import PropertyKind
 from src.guide import repository as guide_repository
 from src.guide.models import DestinationKind
 from src.guide.schemas import CommuneRef, Location
@@ -65,7 +66,11 @@ from src.search.text import analyse_query
 
 #: Every ``kind`` a client may filter on: destination kinds, and the unit types of communes.
 COMMUNE_KINDS = ("ward", "commune")
-ALLOWED_KINDS: tuple[str, ...] = (*sorted(k.value for k in DestinationKind), *COMMUNE_KINDS)
+ALLOWED_KINDS: tuple[str, ...] = (
+    *sorted(k.value for k in DestinationKind),
+    *COMMUNE_KINDS,
+    *sorted(k.value for k in PropertyKind),
+)
 ALLOWED_TYPES: tuple[str, ...] = tuple(t.value for t in DocumentType)
 ALLOWED_FACETS: tuple[str, ...] = tuple(f.value for f in Facet)
 #: Decimals of a query point kept in the search log (2 decimals: about 1 km).

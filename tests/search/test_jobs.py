@@ -327,3 +327,35 @@ async def test_laocai_worker_syncs_the_index(tmp_path: Path, catalogue_dir: Path
         await sender.stop()
         await index.close()
         await database.dispose()
+
+
+async def test_properties_join_the_index_and_leave_it_when_unlisted(
+    edit_app: Litestar, http: httpx.AsyncClient
+) -> None:
+    from sqlalchemy import update as sql_update
+
+    from src.booking.events import property_changed
+    from src.booking.models import Property
+    from src.kernel.db import unit_of_work
+    from tests.booking.support import make_owner, make_property
+
+    owner_id, _ = await make_owner(edit_app)
+    property_id = await make_property(edit_app, owner_id, name="Nhà nghỉ Quyxuyen thử nghiệm", kind="guesthouse")
+    async with unit_of_work(edit_app.state.engine) as session:
+        property_changed(session, [property_id])
+    await settle(edit_app)
+    await eventually(http, "quyxuyen", str(property_id))
+    response = await http.get("/v1/search", params={"q": "quyxuyen", "type": "property", "kind": "guesthouse"})
+    hit = response.json()["hits"][0]
+    assert hit["type"] == "property"
+    assert hit["id"] == str(property_id)
+    assert hit["commune"]["code"] == "03006"
+    # the full rebuild's projection holds it too, so the convergence sweep does not drop it
+    report = await indexing.ensure_fresh(edit_app.state.engine, edit_app.state.search_engine)
+    assert report is None or report.properties >= 1
+    await eventually(http, "quyxuyen", str(property_id))
+    async with unit_of_work(edit_app.state.engine) as session:
+        await session.exec(sql_update(Property).where(Property.id == property_id).values(is_listed=False))  # type: ignore[arg-type]
+        property_changed(session, [property_id])
+    await settle(edit_app)
+    await eventually(http, "quyxuyen", str(property_id), present=False)
