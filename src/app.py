@@ -12,7 +12,9 @@ from litestar.types import Message, Scope
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from src.booking import jobs as booking_jobs
 from src.booking.controllers import BookingController, PropertyController
+from src.booking.owner_controllers import OwnerController
 from src.guide.controllers import CommuneController, DestinationController, EditorDestinationController, MapController
 from src.kernel.auth.backend import build_jwt_auth, document_public_routes
 from src.kernel.auth.controllers import AdminUserController, AuthController
@@ -58,6 +60,7 @@ def job_registry() -> JobRegistry:
     registry = JobRegistry()
     registry.add_periodic(SWEEP_RESPONSE_CACHE)
     registry.add_periodic(PURGE_EXPIRED_KEYS)
+    booking_jobs.register(registry)
     search_jobs.register(registry)  # also search's reaction to the guide's catalogue_changed event
     return registry
 
@@ -153,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             BoardSearchController,
             PropertyController,
             BookingController,
+            OwnerController,
             AuthController,
             AdminUserController,
         ],

@@ -9,7 +9,9 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from src.booking.owner import OwnerService
 from src.booking.service import PropertyService, ReservationService
+from src.kernel.auth.guards import current_identity
 from src.kernel.db import ReadPath, utcnow
 
 
@@ -35,3 +37,10 @@ async def provide_reservation_service(
     """A ``ReservationService`` on the request's unit of work (committed after the handler)."""
     state = request.app.state
     return ReservationService(session, response_locale, clock(state), hold_minutes=state.settings.hold_minutes)
+
+
+async def provide_owner_service(
+    request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+) -> OwnerService:
+    """An ``OwnerService`` for the authenticated owner on the request's unit of work."""
+    return OwnerService(session, current_identity(request), clock(request.app.state))

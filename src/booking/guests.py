@@ -85,13 +85,20 @@ def clean_passport(value: str, field: str = "guest.passport_number") -> str:
 
 
 def clean_guest(
-    *, name: str, nationality: str, email: str | None, phone: str | None, passport_number: str | None
+    *,
+    name: str,
+    nationality: str,
+    email: str | None,
+    phone: str | None,
+    passport_number: str | None,
+    require_contact: bool = True,
 ) -> Guest:
     """Every field checked (see the module docstring); 422 naming the first bad field, or when neither an email
-    nor a phone number is given (the property must be able to reach the guest)."""
+    nor a phone number is given (the property must be able to reach a guest who booked from afar; a walk-in guest
+    at the desk, ``require_contact=False``, may give neither)."""
     cleaned_email = clean_email(email) if email else None
     cleaned_phone = clean_phone(phone) if phone else None
-    if cleaned_email is None and cleaned_phone is None:
+    if require_contact and cleaned_email is None and cleaned_phone is None:
         raise _invalid("guest.email", "give an email address or a phone number (or both)")
     return Guest(
         name=clean_name(name),

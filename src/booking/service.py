@@ -495,9 +495,16 @@ class ReservationService:
         return render_reservation(row, self.render, now, lookup_token=token)
 
     async def create(
-        self, body: BookingCreate, idempotency_key: str | None, identity: Identity | None
+        self,
+        body: BookingCreate,
+        idempotency_key: str | None,
+        identity: Identity | None,
+        *,
+        source: str = ReservationSource.APP,
+        route: str = "POST /v1/bookings",
     ) -> tuple[int, dict[str, Any], bool]:
-        """``POST /v1/bookings``: validate, then hold under the caller's ``Idempotency-Key`` in one transaction.
+        """``POST /v1/bookings`` (and the owner's walk-in, ``source=walk_in``: the caller must own the property):
+        validate, then hold under the caller's ``Idempotency-Key`` in one transaction.
 
         Returns ``(status, body, replayed)``: ``(201, reservation, False)`` the first time; the stored first
         response and ``True`` for the same key and body again (``src/kernel/idempotency.py``). Errors: those of
@@ -505,12 +512,14 @@ class ReservationService:
         """
         key = idempotency.check_key(idempotency_key)
         stay = parse_stay(body.check_in, body.check_out, self.now)
+        walk_in = source == ReservationSource.WALK_IN
         guest = clean_guest(
             name=body.guest.name,
             nationality=body.guest.nationality,
             email=body.guest.email,
             phone=body.guest.phone,
             passport_number=body.guest.passport_number,
+            require_contact=not walk_in,
         )
         user_id = identity.id if identity is not None else None
         scope = idempotency.scope_of(user_id)
@@ -519,13 +528,21 @@ class ReservationService:
             self.session,
             scope=scope,
             key=key,
-            route="POST /v1/bookings",
-            fingerprint=idempotency.fingerprint("POST /v1/bookings", msgspec.to_builtins(body)),
+            route=route,
+            fingerprint=idempotency.fingerprint(route, msgspec.to_builtins(body)),
             now=self.now,
         )
         if replay is not None:
             return replay.status_code, replay.body, True
-        reservation = await self.hold(body, stay, guest, user_id=user_id, lock_timeout_set=True)
+        reservation = await self.hold(
+            body,
+            stay,
+            guest,
+            user_id=None if walk_in else user_id,
+            source=source,
+            owner_id=user_id if walk_in else None,
+            lock_timeout_set=True,
+        )
         content = msgspec.to_builtins(reservation)
         await idempotency.complete(self.session, scope=scope, key=key, status_code=201, body=content)
         return 201, content, False

@@ -159,3 +159,19 @@ async def test_a_lock_wait_past_the_timeout_is_contention(app: Litestar, backend
         done.set()
         await holder
         await other.dispose()
+
+
+async def test_the_periodic_job_releases_every_lapsed_hold(app: Litestar) -> None:
+    from src.booking.jobs import release_expired_holds as job
+    from src.kernel.jobs import JobContext
+
+    _, _, room_type_id = await bookable_room_type(app, allotment=3)
+    ids = [await held(app, room_type_id, 2, 4, lapsed=True) for _ in range(3)]
+    assert await sold(app, room_type_id) == {2: 3, 3: 3}
+    await job(JobContext(engine=app.state.engine, name="booking.release_expired_holds", attempt=1, resources={}))
+    assert await sold(app, room_type_id) == {}
+    async with unit_of_work(app.state.engine) as session:
+        statuses = {
+            r.status for r in (await session.exec(select(Reservation).where(col(Reservation.id).in_(ids)))).all()
+        }
+    assert statuses == {ReservationStatus.EXPIRED}
