@@ -62,6 +62,9 @@ class Settings(BaseSettings):
         search_cache_seconds: how long a rendered search page may be answered again from memory (0: never); the
             embedded index's results are also dropped as soon as its reader sees a commit.
         search_log: record each search (normalised query, locale, filters, hit count, time; no personal data).
+        load_samples: ``laocai serve`` loads the fictional sample properties (``data/booking/``) at start, before the
+            search index is built. Unset: yes on the embedded SQLite database, no on any other (a real deployment
+            lists real properties; ``laocai load-samples`` loads them there on purpose).
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -129,6 +132,7 @@ class Settings(BaseSettings):
     search_reload_seconds: float = Field(default=1.0, ge=0.05, le=60)
     search_log: bool = True
     search_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    load_samples: bool | None = None
 
     @property
     def search_dir(self) -> Path:
@@ -152,6 +156,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def loads_samples_at_start(self) -> bool:
+        """Whether ``laocai serve`` loads the sample properties (see ``load_samples``)."""
+        return self.is_sqlite if self.load_samples is None else self.load_samples
 
     def ensure_data_dir(self) -> None:
         """Create ``data_dir`` (mode 0700: it holds the database with accounts and the development JWT key) when the
