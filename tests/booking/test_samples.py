@@ -318,3 +318,11 @@ def test_load_samples_command_on_a_fresh_data_dir(tmp_path: Path) -> None:
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert second.returncode == 0, second.stderr
     assert "owner kept; properties +0 ~0; room types +0 ~0; nights +0" in " ".join(second.stderr.split())
+
+
+def test_serve_loads_samples_on_the_embedded_default_only_unless_told() -> None:
+    assert Settings(database_url="").loads_samples_at_start
+    postgres = "postgresql+asyncpg://u@127.0.0.1/db"
+    assert not Settings(database_url=postgres).loads_samples_at_start
+    assert Settings(database_url=postgres, load_samples=True).loads_samples_at_start
+    assert not Settings(database_url="", load_samples=False).loads_samples_at_start
