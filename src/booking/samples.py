@@ -170,10 +170,6 @@ class SampleReport:
     end_night: date
     changed: tuple[UUID, ...]
 
-    @property
-    def properties(self) -> int:
-        return self.properties_inserted + self.properties_updated
-
     def summary(self) -> str:
         """One line for logs and the CLI."""
         return (
