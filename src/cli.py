@@ -1,4 +1,5 @@
-"""The ``laocai`` command: ``serve``, ``worker``, ``db upgrade``, ``import-catalogue``, ``reindex``, ``create-user``.
+"""The ``laocai`` command: ``serve``, ``worker``, ``db upgrade``, ``import-catalogue``, ``load-samples``, ``reindex``,
+``create-user``.
 
 Settings come from ``LAOCAI_*`` environment variables (see ``src/kernel/config.py``); with none set, everything runs
 embedded under ``./var`` (SQLite) and ``serve`` listens on 127.0.0.1:8000.
@@ -19,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import make_url
 
 from src.app import create_jobs
+from src.booking.samples import load_samples
 from src.guide.importer import ImportReport, apply_catalogue, destination_count, load_catalogue
 from src.kernel.auth.credentials import default_passwords
 from src.kernel.auth.models import ROLE_VALUES
@@ -27,7 +29,7 @@ from src.kernel.auth.signing_key import WeakSigningKey, resolve_signing_key
 from src.kernel.auth.tokens import TokenCodec
 from src.kernel.caching import clear_response_cache
 from src.kernel.config import Settings
-from src.kernel.db import create_engine, maintenance_lock, unit_of_work
+from src.kernel.db import create_engine, maintenance_lock, unit_of_work, utcnow
 from src.kernel.errors import DomainError
 from src.kernel.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from src.kernel.logs import uvicorn_log_config
@@ -76,12 +78,34 @@ async def _import(settings: Settings, *, only_if_empty: bool) -> ImportReport | 
     return report
 
 
-async def _prepare(settings: Settings, *, only_if_empty: bool) -> ImportReport | None:
-    """Migrate, then import the catalogue, under the maintenance lock (one process at a time)."""
+async def _load_samples(settings: Settings) -> None:
+    """Load the fictional sample properties in one transaction (``src/booking/samples.py``) and print what changed.
+
+    No job backend exists in a CLI process, so nothing is announced: ``serve`` builds the search index right after,
+    and running servers converge through their periodic index check."""
+    started = time.perf_counter()
+    engine = create_engine(settings.effective_database_url)
+    try:
+        async with unit_of_work(engine) as session:
+            report = await load_samples(session, utcnow(), announce=False)
+    finally:
+        await engine.dispose()
+    console.print(
+        f"sample properties (fictional, is_sample): {report.summary()} in {time.perf_counter() - started:.2f} s"
+    )
+
+
+async def _prepare(settings: Settings, *, only_if_empty: bool, samples: bool = False) -> None:
+    """Migrate, import the catalogue, then (``samples``) load the sample properties, under the maintenance lock (one
+    process at a time); prints what each step did."""
     url = settings.effective_database_url
     async with maintenance_lock(url):
         await asyncio.to_thread(upgrade, url)
-        return await _import(settings, only_if_empty=only_if_empty)
+        report = await _import(settings, only_if_empty=only_if_empty)
+        if report is not None:
+            _print_report(report)
+        if samples:
+            await _load_samples(settings)
 
 
 def _print_report(report: ImportReport) -> None:
@@ -109,8 +133,9 @@ def main() -> None:
 @click.option("--port", default=None, type=click.IntRange(1, 65535), help="Port (default LAOCAI_PORT or 8000).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes.")
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Apply migrations, import the shipped catalogue into an empty database, build the search index when it is
-    missing or stale, and serve the API.
+    """Apply migrations, import the shipped catalogue into an empty database, load the fictional sample properties
+    (on the embedded SQLite database, or as LAOCAI_LOAD_SAMPLES says), build the search index when it is missing or
+    stale, and serve the API.
 
     Each server process also runs background jobs without Redis (or with LAOCAI_WORKER_IN_PROCESS=true).
     """
@@ -118,9 +143,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     settings.ensure_data_dir()
     _check_signing_key(settings)
     console.print(f"database: {_safe_url(settings.effective_database_url)}")
-    report = asyncio.run(_prepare(settings, only_if_empty=True))
-    if report is not None:
-        _print_report(report)
+    asyncio.run(_prepare(settings, only_if_empty=True, samples=settings.loads_samples_at_start))
     asyncio.run(_index_at_start(settings))
     uvicorn.run(
         "src.app:create_app",
@@ -226,9 +249,18 @@ def import_catalogue() -> None:
     catches up within 5 minutes (``search.converge_index``); ``laocai reindex`` does it at once."""
     settings = Settings()
     settings.ensure_data_dir()
-    report = asyncio.run(_prepare(settings, only_if_empty=False))
-    if report is not None:
-        _print_report(report)
+    asyncio.run(_prepare(settings, only_if_empty=False))
+
+
+@main.command("load-samples")
+def load_samples_command() -> None:
+    """Load (or refresh) the fictional sample properties: an owner account that cannot log in
+    (samples@laocai.travel), about twenty properties flagged is_sample, their room types, and a year of open
+    nights from today. Imports the catalogue first when the database is empty. Running it again adds only the
+    nights that are missing; existing nights, with their bookings, are never changed."""
+    settings = Settings()
+    settings.ensure_data_dir()
+    asyncio.run(_prepare(settings, only_if_empty=True, samples=True))
 
 
 def _index_progress(progress: Progress) -> IndexProgress:

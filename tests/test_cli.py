@@ -42,6 +42,7 @@ def test_serve_on_a_fresh_data_dir(tmp_path: Path) -> None:
             process.kill()
             output = process.communicate()[0].decode(errors="replace")
     assert "catalogue import: inserted" in output, output
+    assert "sample properties (fictional, is_sample): owner created" in " ".join(output.split()), output
 
 
 def test_import_catalogue_twice_changes_nothing(tmp_path: Path) -> None:

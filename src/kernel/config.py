@@ -63,6 +63,9 @@ class Settings(BaseSettings):
             embedded index's results are also dropped as soon as its reader sees a commit.
         search_log: record each search (normalised query, locale, filters, hit count, time; no personal data).
         hold_minutes: how long a new reservation holds its rooms unpaid before they go back on sale (minutes).
+        load_samples: ``laocai serve`` loads the fictional sample properties (``data/booking/``) at start, before the
+            search index is built. Unset: yes on the embedded SQLite database, no on any other (a real deployment
+            lists real properties; ``laocai load-samples`` loads them there on purpose).
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -131,6 +134,7 @@ class Settings(BaseSettings):
     search_log: bool = True
     hold_minutes: int = Field(default=15, ge=1, le=1440)
     search_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    load_samples: bool | None = None
 
     @property
     def search_dir(self) -> Path:
@@ -154,6 +158,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def loads_samples_at_start(self) -> bool:
+        """Whether ``laocai serve`` loads the sample properties (see ``load_samples``)."""
+        return self.is_sqlite if self.load_samples is None else self.load_samples
 
     def ensure_data_dir(self) -> None:
         """Create ``data_dir`` (mode 0700: it holds the database with accounts and the development JWT key) when the
