@@ -62,6 +62,10 @@ class Settings(BaseSettings):
         search_cache_seconds: how long a rendered search page may be answered again from memory (0: never); the
             embedded index's results are also dropped as soon as its reader sees a commit.
         search_log: record each search (normalised query, locale, filters, hit count, time; no personal data).
+        channel_sync_minutes: how often every imported channel calendar (iCal feed) is fetched again, minutes
+            (5..1440; below 60 it should divide 60, above 60 be whole hours, for an even cron schedule).
+        channel_allow_private_hosts: let channel feed URLs name or resolve to private, loopback or link-local
+            addresses (tests and closed networks only: off, the importer cannot be pointed at internal services).
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -129,6 +133,8 @@ class Settings(BaseSettings):
     search_reload_seconds: float = Field(default=1.0, ge=0.05, le=60)
     search_log: bool = True
     search_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    channel_sync_minutes: int = Field(default=30, ge=5, le=1440)
+    channel_allow_private_hosts: bool = False
 
     @property
     def search_dir(self) -> Path:
