@@ -2,9 +2,10 @@
 feed served by a real loopback HTTP server re-imports as the same blocked nights; re-imports change nothing; a
 dropped booking unblocks; conflicts are reported, never oversold; bad feeds and private hosts are refused."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
@@ -19,8 +20,9 @@ from src.booking import channels, inventory
 from src.booking import jobs as booking_jobs
 from src.booking.errors import InvalidFeed
 from src.booking.models import ChannelCalendar, ExternalBlock, InventoryNight, Reservation, ReservationStatus, RoomType
-from src.kernel.db import unit_of_work, utcnow
-from src.kernel.jobs import JobContext
+from src.kernel.db import create_engine, unit_of_work, utcnow
+from src.kernel.jobs import JobContext, JobRegistry, PendingJob
+from src.kernel.jobs import bind as bind_jobs
 from src.kernel.localtime import local_today
 from src.kernel.localtime import nights as stay_nights
 from tests.booking.support import (
@@ -34,7 +36,7 @@ from tests.booking.support import (
 )
 from tests.kernel.auth_support import bearer, login
 
-GUEST = {
+GUEST: dict[str, Any] = {
     "guest_name": "Nguyễn Thị Secret",
     "guest_email": "secret.guest@example.vn",
     "guest_phone": "+84912345678",
@@ -139,7 +141,7 @@ async def secret_of(app: Litestar, room_type_id: UUID) -> str:
 async def blocks(app: Litestar, calendar_id: str) -> set[date]:
     async with unit_of_work(app.state.engine) as session:
         rows = await session.exec(
-            select(ExternalBlock.night).where(col(ExternalBlock.calendar_id) == UUID(calendar_id))
+            select(col(ExternalBlock.night)).where(col(ExternalBlock.calendar_id) == UUID(calendar_id))
         )
         return set(rows.all())
 
@@ -184,7 +186,7 @@ async def test_the_export_parses_carries_no_guest_data_and_only_occupying_stays(
     checked_in = await reserve(app, room_type_id, 0, 2, status=ReservationStatus.CHECKED_IN)
     async with unit_of_work(app.state.engine) as session:
         await session.exec(
-            update(InventoryNight)  # type: ignore[call-overload]
+            update(InventoryNight)
             .where(col(InventoryNight.room_type_id) == room_type_id, col(InventoryNight.night).in_(days((20, 22))))
             .values(stop_sell=True)
         )
@@ -206,7 +208,9 @@ async def test_the_export_parses_carries_no_guest_data_and_only_occupying_stays(
     assert str(calendar["CALSCALE"]) == "GREGORIAN"
     assert "PRODID" in calendar
     assert "Phòng đôi" in str(calendar["X-WR-CALNAME"])
-    events = [(str(e["UID"]), e["DTSTART"].dt, e["DTEND"].dt, str(e["SUMMARY"])) for e in calendar.walk("VEVENT")]
+    events = [
+        (str(e["UID"]), e.decoded("DTSTART"), e.decoded("DTEND"), str(e["SUMMARY"])) for e in calendar.walk("VEVENT")
+    ]
     assert events == [
         (f"{checked_in}@laocai.travel", future(0), future(2), "Reserved"),
         (f"{confirmed}@laocai.travel", future(3), future(5), "Reserved"),
@@ -243,9 +247,7 @@ async def test_an_unknown_rotated_or_inactive_secret_is_404(app: Litestar, clien
     assert (await client.get(new_url.removeprefix("http://testserver"))).status_code == 200
 
     async with unit_of_work(app.state.engine) as session:
-        await session.exec(
-            update(RoomType).where(col(RoomType.id) == room_type_id).values(is_active=False)  # type: ignore[call-overload]
-        )
+        await session.exec(update(RoomType).where(col(RoomType.id) == room_type_id).values(is_active=False))
     assert (await client.get(new_url.removeprefix("http://testserver"))).status_code == 404
 
 
@@ -443,7 +445,7 @@ def test_the_sweep_is_registered_on_the_configured_schedule() -> None:
 # ------------------------------------------------------------------------------------------------ parse (pure)
 
 
-def ical(events: list[tuple[date | datetime, date | datetime | None, str]], *, extra: str = "") -> bytes:
+def ical(events: Sequence[tuple[date | datetime, date | datetime | None, str]], *, extra: str = "") -> bytes:
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Test//Channel//EN"]
     for index, (start, end, summary) in enumerate(events):
         lines += ["BEGIN:VEVENT", f"UID:event-{index}@channel.example", "DTSTAMP:20261201T000000Z"]
@@ -506,3 +508,40 @@ def test_parse_caps_the_nights_of_a_feed() -> None:
     many = [(today, today + timedelta(days=400), f"Block {i}") for i in range(13)]  # 13 x 400 > 5,000
     with pytest.raises(InvalidFeed):
         channels.parse_feed(ical(many), today)
+
+
+class RecordingBackend:
+    """A job backend that keeps what is sent (the sweep's own output; running the syncs is tested above)."""
+
+    def __init__(self, registry: JobRegistry) -> None:
+        self.registry = registry
+        self.sent: list[PendingJob] = []
+
+    async def send(self, jobs: Iterable[PendingJob]) -> None:
+        self.sent.extend(jobs)
+
+
+async def test_the_sweep_queues_one_deduplicated_sync_per_feed_of_an_active_room_type(
+    app: Litestar, database_url: str
+) -> None:
+    owner_id, _ = await make_owner(app)
+    property_id = await make_property(app, owner_id)
+    active, retired = await make_room_type(app, property_id), await make_room_type(app, property_id, is_active=False)
+    async with unit_of_work(app.state.engine) as session:
+        kept = ChannelCalendar(room_type_id=active, name="Airbnb", url="https://example.com/a.ics")
+        skipped = ChannelCalendar(room_type_id=retired, name="Airbnb", url="https://example.com/b.ics")
+        session.add_all([kept, skipped])
+    engine = create_engine(database_url)
+    backend = RecordingBackend(job_registry())
+    bind_jobs(engine, backend)
+    try:
+        context = JobContext(engine=engine, name="booking.sync_channel_calendars", attempt=1, resources={})
+        await booking_jobs.sync_channel_calendars(context)
+    finally:
+        bind_jobs(engine, None)
+        await engine.dispose()
+    mine = {job.kwargs["calendar_id"]: job for job in backend.sent}
+    assert str(kept.id) in mine
+    assert str(skipped.id) not in mine
+    assert mine[str(kept.id)].name == "booking.sync_channel_calendar"
+    assert mine[str(kept.id)].key == f"channel-sync:{kept.id}"
