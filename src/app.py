@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.booking import jobs as booking_jobs
+from src.booking.channel_controllers import ChannelCalendarController, IcalExportController, OwnerRoomTypeIcalController
 from src.booking.controllers import BookingController, PropertyController
 from src.booking.owner_controllers import OwnerController
 from src.guide.controllers import CommuneController, DestinationController, EditorDestinationController, MapController
@@ -55,12 +56,16 @@ async def _content_language(message: Message, scope: Scope) -> None:
     headers.append((b"vary", b"Accept-Language"))
 
 
-def job_registry() -> JobRegistry:
-    """Every job of the application: the kernel's, then each domain's ``jobs.register(registry)``."""
+def job_registry(settings: Settings | None = None) -> JobRegistry:
+    """Every job of the application: the kernel's, then each domain's ``jobs.register(registry)``. ``settings``
+    give the schedules that are configurable (their defaults without)."""
     registry = JobRegistry()
     registry.add_periodic(SWEEP_RESPONSE_CACHE)
     registry.add_periodic(PURGE_EXPIRED_KEYS)
-    booking_jobs.register(registry)
+    if settings is None:
+        booking_jobs.register(registry)
+    else:
+        booking_jobs.register(registry, sync_minutes=settings.channel_sync_minutes)
     search_jobs.register(registry)  # also search's reaction to the guide's catalogue_changed event
     return registry
 
@@ -69,9 +74,11 @@ def create_jobs(settings: Settings, engine: AsyncEngine, *, in_server: bool, res
     """The job system of a process: ``in_server`` for ``laocai serve`` (a worker only when
     ``settings.runs_worker_in_process``; per-process periodic jobs), else for ``laocai worker``. ``resources``
     reach handlers as ``ctx.resources``: ``"stores"`` (server processes) and ``"search"`` (the search engine,
-    needed by search's jobs wherever a worker runs)."""
+    needed by search's jobs wherever a worker runs); ``"channel_sync"`` (booking's feed import settings) is added
+    here."""
+    channel_sync = booking_jobs.ChannelSyncConfig(allow_private_hosts=settings.channel_allow_private_hosts)
     return JobSystem(
-        job_registry(),
+        job_registry(settings),
         engine,
         redis_url=settings.redis_url,
         queue_name=settings.jobs_queue,
@@ -80,7 +87,7 @@ def create_jobs(settings: Settings, engine: AsyncEngine, *, in_server: bool, res
         concurrency=settings.jobs_concurrency,
         sweep_seconds=settings.jobs_sweep_seconds,
         shutdown_seconds=settings.jobs_shutdown_seconds,
-        resources=resources,
+        resources={booking_jobs.RESOURCE: channel_sync, **resources},
     )
 
 
@@ -159,6 +166,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             OwnerController,
             AuthController,
             AdminUserController,
+            IcalExportController,
+            OwnerRoomTypeIcalController,
+            ChannelCalendarController,
         ],
         # Not named "locale": Litestar takes an invalid body field named like a dependency for a failed dependency
         # and answers 500 (register and the editors' translations have a "locale" field).

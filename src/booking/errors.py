@@ -75,3 +75,46 @@ class AllotmentBelowSold(DomainError):
     status = 409
     code = "allotment_below_sold"
     title = N_("Fewer rooms than already sold")
+
+
+class CalendarNotFound(DomainError):
+    """No active room type has this iCal export secret (404): a wrong, rotated or retired URL looks alike."""
+
+    status = 404
+    code = "calendar_not_found"
+    title = N_("Calendar not found")
+
+
+class ChannelCalendarExists(DomainError):
+    """The room type already imports a channel calendar from this URL (409)."""
+
+    status = 409
+    code = "channel_calendar_exists"
+    title = N_("This calendar is already imported")
+
+
+class InvalidFeed(DomainError):
+    """The channel's feed is not an iCalendar (RFC 5545) we can read: malformed, too large, too many nights, or
+    an event whose dates cannot be read (422). Nothing was changed: the blocks of the previous import stay."""
+
+    status = 422
+    code = "invalid_feed"
+    title = N_("Invalid calendar feed")
+
+
+class FeedUrlRefused(DomainError):
+    """The feed URL is not an ``http``/``https`` URL of a public host (it names, or resolves to, a private,
+    loopback or link-local address, or redirects to one, or redirects too often) (422)."""
+
+    status = 422
+    code = "feed_url_refused"
+    title = N_("Calendar address not allowed")
+
+
+class FeedUnavailable(DomainError):
+    """The channel's server could not be reached or did not answer 200/304 (502 Bad Gateway, RFC 9110 §15.6.3):
+    the fault is upstream; nothing was changed, and the next sync tries again."""
+
+    status = 502
+    code = "feed_unavailable"
+    title = N_("Calendar feed could not be fetched")

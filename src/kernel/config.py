@@ -66,6 +66,10 @@ class Settings(BaseSettings):
         load_samples: ``laocai serve`` loads the fictional sample properties (``data/booking/``) at start, before the
             search index is built. Unset: yes on the embedded SQLite database, no on any other (a real deployment
             lists real properties; ``laocai load-samples`` loads them there on purpose).
+        channel_sync_minutes: how often every imported channel calendar (iCal feed) is fetched again, minutes
+            (5..1440; below 60 it should divide 60, above 60 be whole hours, for an even cron schedule).
+        channel_allow_private_hosts: let channel feed URLs name or resolve to private, loopback or link-local
+            addresses (tests and closed networks only: off, the importer cannot be pointed at internal services).
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -135,6 +139,8 @@ class Settings(BaseSettings):
     hold_minutes: int = Field(default=15, ge=1, le=1440)
     search_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     load_samples: bool | None = None
+    channel_sync_minutes: int = Field(default=30, ge=5, le=1440)
+    channel_allow_private_hosts: bool = False
 
     @property
     def search_dir(self) -> Path:

@@ -4,8 +4,14 @@ Rows are written through the models in their own unit of work, as an owner's por
 then exercise the API or the services on top. Sa Pa ward (``03006``) is a real 2025 commune of the catalogue.
 """
 
+import hashlib
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, time, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from uuid import UUID
 
@@ -127,3 +133,63 @@ async def bookable_room_type(
     room_type_id = await make_room_type(app, property_id, **room_fields)
     await open_calendar(app, room_type_id, future(0), future(days), allotment=allotment, price=price)
     return owner_id, property_id, room_type_id
+
+
+@dataclass
+class FeedServer:
+    """A real HTTP server on 127.0.0.1 serving ``body`` at ``/feed.ics`` (``/moved`` redirects there) with
+    ``status``, and a strong ``ETag`` honoured in ``If-None-Match`` (304) unless ``etags`` is off. ``requests``
+    holds each request's headers (lower-case names)."""
+
+    body: bytes = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//Feed//EN\r\nEND:VCALENDAR\r\n"
+    etags: bool = True
+    status: int = 200
+    requests: list[dict[str, str]] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/feed.ics"
+
+
+@contextmanager
+def serve_feed() -> Iterator[FeedServer]:
+    """A ``FeedServer`` running in a thread for the block (an iCal channel as a real peer, not a mock)."""
+    state = FeedServer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.requests.append({k.lower(): v for k, v in self.headers.items()})
+            if self.path == "/moved":
+                self.send_response(302)
+                self.send_header("Location", "/feed.ics")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            tag = '"' + hashlib.sha256(state.body).hexdigest()[:16] + '"'
+            if state.etags and self.headers.get("If-None-Match") == tag:
+                self.send_response(304)
+                self.send_header("ETag", tag)
+                self.end_headers()
+                return
+            self.send_response(state.status)
+            self.send_header("Content-Type", "text/calendar; charset=utf-8")
+            self.send_header("Content-Length", str(len(state.body)))
+            if state.etags:
+                self.send_header("ETag", tag)
+            self.end_headers()
+            self.wfile.write(state.body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = int(server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

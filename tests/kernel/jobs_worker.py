@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import src.app
+from src.kernel.config import Settings
 from src.kernel.db import unit_of_work
 from src.kernel.jobs import Job, JobContext, JobRegistry, PeriodicJob, RetryPolicy
 
@@ -77,8 +78,8 @@ def register(registry: JobRegistry) -> None:
 _assembled = src.app.job_registry
 
 
-def job_registry() -> JobRegistry:
-    registry = _assembled()
+def job_registry(settings: Settings | None = None) -> JobRegistry:
+    registry = _assembled(settings)
     register(registry)
     return registry
 

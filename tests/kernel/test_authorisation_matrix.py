@@ -5,19 +5,25 @@ in over HTTP). The test enumerates the app's routes, so a protected route missin
 a route that is public without being listed in ``PUBLIC_ROUTES``. Later issues add their rows here.
 
 Path placeholders: ``{session_id}`` is owner A's login session, ``{user_id}`` the tourist's account, ``{slug}``
-and ``{code}`` real catalogue keys. Ownership rule: someone else's resource is a 404 (admins included: a session is
-its owner's alone).
+and ``{code}`` real catalogue keys, ``{room_type_id}`` and ``{calendar_id}`` owner A's room type and one of its
+channel calendars (its feed served by a loopback server; ``VALUES`` gives the DELETE row a calendar of its own).
+Ownership rule: someone else's resource is a 404 (admins included: a session is its owner's alone).
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
+from src.booking.models import ChannelCalendar
 from src.kernel.auth import backend
+from src.kernel.db import unit_of_work
+from tests.booking.support import make_property, make_room_type, serve_feed
 from tests.kernel.auth_support import bearer, login, make_user
 
 CALLERS = ("anonymous", "tourist", "owner_a", "owner_b", "editor", "board", "admin")
@@ -43,6 +49,12 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     # No If-Match here: an editor passes the guard and meets the precondition rule (428), so nothing is changed.
     ("PATCH",  "/v1/editor/destinations/{slug}"):   (401, 403, 403, 403, 428, 403, 403),
     ("GET",    "/v1/board/search/zero-results"):    (401, 403, 403, 403, 403, 200, 403),
+    ("GET",    "/v1/owner/room-types/{room_type_id}/ical"):              (401, 403, 200, 404, 403, 403, 403),
+    ("POST",   "/v1/owner/room-types/{room_type_id}/ical/rotate"):       (401, 403, 200, 404, 403, 403, 403),
+    ("GET",    "/v1/owner/room-types/{room_type_id}/channel-calendars"): (401, 403, 200, 404, 403, 403, 403),
+    ("POST",   "/v1/owner/room-types/{room_type_id}/channel-calendars"): (401, 403, 201, 404, 403, 403, 403),
+    ("DELETE", "/v1/owner/channel-calendars/{calendar_id}"):             (401, 403, 204, 404, 403, 403, 403),
+    ("POST",   "/v1/owner/channel-calendars/{calendar_id}/sync"):        (401, 403, 200, 404, 403, 403, 403),
 }
 # fmt: on
 
@@ -61,6 +73,7 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("POST", "/v1/auth/login"),
     ("POST", "/v1/auth/refresh"),
     ("POST", "/v1/auth/logout"),
+    ("GET", "/v1/ical/{secret}"),
 }
 
 #: Request bodies of the matrix's writes (valid ones, so that the status says who may, not what was sent).
@@ -68,6 +81,15 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/auth/me/profile"): {"locale": "en"},
     ("PUT", "/v1/admin/users/{user_id}/roles"): {"roles": ["tourist"]},
     ("PATCH", "/v1/editor/destinations/{slug}"): {"name": "Phan Xi Păng"},
+    ("POST", "/v1/owner/room-types/{room_type_id}/channel-calendars"): {
+        "name": "Airbnb",
+        "url": "https://www.airbnb.com/calendar/ical/1.ics",
+    },
+}
+
+#: Placeholders that take another world value for one row (the DELETE must not remove the calendar others use).
+VALUES: dict[tuple[str, str], dict[str, str]] = {
+    ("DELETE", "/v1/owner/channel-calendars/{calendar_id}"): {"calendar_id": "spare_calendar_id"},
 }
 
 
@@ -103,7 +125,15 @@ class World:
 
 
 @pytest.fixture(scope="module")
-async def world(app: Litestar, client: httpx.AsyncClient) -> World:
+def feed_url(app: Litestar) -> Iterator[str]:
+    """A channel feed on a loopback server, importable for this module (private hosts allowed meanwhile)."""
+    with serve_feed() as feed, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(app.state.settings, "channel_allow_private_hosts", True)
+        yield feed.url
+
+
+@pytest.fixture(scope="module")
+async def world(app: Litestar, client: httpx.AsyncClient, feed_url: str) -> World:
     headers: dict[str, dict[str, str]] = {"anonymous": {}}
     ids: dict[str, str] = {}
     for caller, role in ROLES.items():
@@ -111,15 +141,28 @@ async def world(app: Litestar, client: httpx.AsyncClient) -> World:
         ids[caller] = str(user_id)
         headers[caller] = bearer((await login(client, email))["access_token"])
     sessions = (await client.get("/v1/auth/sessions", headers=headers["owner_a"])).json()
+    room_type_id = await make_room_type(app, await make_property(app, UUID(ids["owner_a"])))
+    calendars = [ChannelCalendar(room_type_id=room_type_id, name=name, url=f"{feed_url}?c={name}") for name in "ab"]
+    async with unit_of_work(app.state.engine) as session:
+        session.add_all(calendars)
     return World(
         headers=headers,
-        values={"session_id": sessions[0]["id"], "user_id": ids["tourist"], "slug": "fansipan", "code": "03006"},
+        values={
+            "session_id": sessions[0]["id"],
+            "user_id": ids["tourist"],
+            "slug": "fansipan",
+            "code": "03006",
+            "room_type_id": str(room_type_id),
+            "calendar_id": str(calendars[0].id),
+            "spare_calendar_id": str(calendars[1].id),
+        },
     )
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(MATRIX))
 async def test_matrix(client: httpx.AsyncClient, world: World, method: str, path: str) -> None:
-    url = path.format(**world.values)
+    values = {**world.values, **{name: world.values[key] for name, key in VALUES.get((method, path), {}).items()}}
+    url = path.format(**values)
     body = BODIES.get((method, path))
     got = {}
     for caller in CALLERS:
