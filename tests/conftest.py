@@ -10,7 +10,7 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import httpx
@@ -23,6 +23,8 @@ from src.app import create_app
 from src.guide.importer import apply_catalogue, load_catalogue
 from src.kernel.config import Settings
 from src.kernel.db import create_engine, unit_of_work
+from src.kernel.jobs import JobRegistry, PendingJob
+from src.kernel.jobs import bind as bind_jobs
 from src.migrations import upgrade
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -117,9 +119,25 @@ async def settings(backend: str, database_url: str, tmp_path_factory: pytest.Tem
     )
 
 
+class RecordedJobs:
+    """The job backend of the shared test app, whose lifespan never runs (no worker, no periodic jobs racing the
+    tests): jobs committed by its requests are kept in ``sent`` for tests to look at, not run. Tests of the jobs
+    themselves use apps of their own with their lifespan (tests/search/test_jobs.py, tests/kernel/test_jobs.py)."""
+
+    def __init__(self, registry: JobRegistry) -> None:
+        self.registry = registry
+        self.sent: list[PendingJob] = []
+
+    async def send(self, jobs: Iterable[PendingJob]) -> None:
+        self.sent.extend(jobs)
+
+
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[Litestar]:
     application = create_app(settings)
+    recorder = RecordedJobs(application.state.jobs.registry)
+    application.state.recorded_jobs = recorder
+    bind_jobs(application.state.engine, recorder)
     yield application
     for hook in application.on_shutdown:
         await hook(application)  # type: ignore[call-arg,misc]

@@ -249,7 +249,7 @@ class OwnerController(Controller):
         service: NamedDependency[OwnerService],
         bookings: NamedDependency[ReservationService],
         code: CodeParam,
-        data: JSONBody[CheckIn] | None = None,
+        data: JSONBody[CheckIn | None] = None,
     ) -> Response[Reservation]:
         """Check a confirmed guest in on a night of the stay; a foreign guest needs a passport number (422
         without), kept for the temporary-residence declaration."""

@@ -5,7 +5,8 @@ in over HTTP). The test enumerates the app's routes, so a protected route missin
 a route that is public without being listed in ``PUBLIC_ROUTES``. Later issues add their rows here.
 
 Path placeholders: ``{session_id}`` is owner A's login session, ``{user_id}`` the tourist's account, ``{slug}``
-and ``{code}`` real catalogue keys, ``{room_type_id}`` and ``{calendar_id}`` owner A's room type and one of its
+and ``{code}`` real catalogue keys (``VALUES`` maps ``{code}`` to a reservation code on booking rows),
+``{room_type_id}`` and ``{calendar_id}`` owner A's room type and one of its
 channel calendars (its feed served by a loopback server; ``VALUES`` gives the DELETE row a calendar of its own).
 Ownership rule: someone else's resource is a 404 (admins included: a session is its owner's alone).
 """
@@ -13,7 +14,7 @@ Ownership rule: someone else's resource is a 404 (admins included: a session is 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ from litestar.routes import HTTPRoute
 from src.booking.models import ChannelCalendar
 from src.kernel.auth import backend
 from src.kernel.db import unit_of_work
-from tests.booking.support import make_property, make_room_type, serve_feed
+from tests.booking.support import future, make_property, make_room_type, open_calendar, serve_feed
 from tests.kernel.auth_support import bearer, login, make_user
 
 CALLERS = ("anonymous", "tourist", "owner_a", "owner_b", "editor", "board", "admin")
@@ -55,6 +56,30 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST",   "/v1/owner/room-types/{room_type_id}/channel-calendars"): (401, 403, 201, 404, 403, 403, 403),
     ("DELETE", "/v1/owner/channel-calendars/{calendar_id}"):             (401, 403, 204, 404, 403, 403, 403),
     ("POST",   "/v1/owner/channel-calendars/{calendar_id}/sync"):        (401, 403, 200, 404, 403, 403, 403),
+    # Bookings: anyone may book (with an Idempotency-Key, keys scoped per caller); the guest's booking is seen by
+    # its booker (the tourist) and the property's owner only, the token being absent here.
+    ("POST",   "/v1/bookings"):                                          (201, 201, 201, 201, 201, 201, 201),
+    ("GET",    "/v1/bookings/{code}"):                                   (404, 200, 200, 404, 404, 404, 404),
+    ("POST",   "/v1/bookings/{code}/cancel"):                            (404, 200, 200, 404, 404, 404, 404),
+    # Owner portal: owner B meets owner A's resources as missing ones; lists are each owner's own.
+    ("GET",    "/v1/owner/properties"):                                  (401, 403, 200, 200, 403, 403, 403),
+    ("POST",   "/v1/owner/properties"):                                  (401, 403, 201, 201, 403, 403, 403),
+    ("GET",    "/v1/owner/properties/{property_id}"):                    (401, 403, 200, 404, 403, 403, 403),
+    ("PATCH",  "/v1/owner/properties/{property_id}"):                    (401, 403, 428, 404, 403, 403, 403),
+    # The property has reservations: owner A is told to unlist it (409), nothing is deleted.
+    ("DELETE", "/v1/owner/properties/{property_id}"):                    (401, 403, 409, 404, 403, 403, 403),
+    ("POST",   "/v1/owner/properties/{property_id}/room-types"):         (401, 403, 201, 404, 403, 403, 403),
+    ("POST",   "/v1/owner/properties/{property_id}/walk-ins"):           (401, 403, 201, 404, 403, 403, 403),
+    ("GET",    "/v1/owner/room-types/{room_type_id}"):                   (401, 403, 200, 404, 403, 403, 403),
+    ("PATCH",  "/v1/owner/room-types/{room_type_id}"):                   (401, 403, 428, 404, 403, 403, 403),
+    ("DELETE", "/v1/owner/room-types/{room_type_id}"):                   (401, 403, 409, 404, 403, 403, 403),
+    ("GET",    "/v1/owner/room-types/{room_type_id}/calendar"):          (401, 403, 200, 404, 403, 403, 403),
+    ("PATCH",  "/v1/owner/room-types/{room_type_id}/calendar"):          (401, 403, 200, 404, 403, 403, 403),
+    ("GET",    "/v1/owner/reservations"):                                (401, 403, 200, 200, 403, 403, 403),
+    ("GET",    "/v1/owner/reservations.csv"):                            (401, 403, 200, 200, 403, 403, 403),
+    ("GET",    "/v1/owner/reservations/{code}"):                         (401, 403, 200, 404, 403, 403, 403),
+    ("POST",   "/v1/owner/reservations/{code}/check-in"):                (401, 403, 200, 404, 403, 403, 403),
+    ("POST",   "/v1/owner/reservations/{code}/no-show"):                 (401, 403, 200, 404, 403, 403, 403),
 }
 # fmt: on
 
@@ -74,10 +99,24 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("POST", "/v1/auth/refresh"),
     ("POST", "/v1/auth/logout"),
     ("GET", "/v1/ical/{secret}"),
+    ("GET", "/v1/properties"),
+    ("GET", "/v1/properties/{property_id}"),
 }
 
 #: Request bodies of the matrix's writes (valid ones, so that the status says who may, not what was sent).
 BODIES: dict[tuple[str, str], Any] = {
+    ("POST", "/v1/bookings"): "booking",  # filled in by the world fixture (ids and dates)
+    ("POST", "/v1/owner/properties/{property_id}/walk-ins"): "walk_in",
+    ("POST", "/v1/owner/properties"): {
+        "name": "Matrix Homestay",
+        "kind": "homestay",
+        "commune": "03006",
+        "location": {"lat": 22.3364, "lon": 103.8438},
+    },
+    ("POST", "/v1/owner/properties/{property_id}/room-types"): {"name": {"vi": "Phòng đôi"}},
+    ("PATCH", "/v1/owner/properties/{property_id}"): {"name": "Renamed"},
+    ("PATCH", "/v1/owner/room-types/{room_type_id}"): {"max_adults": 2},
+    ("PATCH", "/v1/owner/room-types/{room_type_id}/calendar"): "calendar",
     ("PATCH", "/v1/auth/me/profile"): {"locale": "en"},
     ("PUT", "/v1/admin/users/{user_id}/roles"): {"roles": ["tourist"]},
     ("PATCH", "/v1/editor/destinations/{slug}"): {"name": "Phan Xi Păng"},
@@ -89,6 +128,11 @@ BODIES: dict[tuple[str, str], Any] = {
 
 #: Placeholders that take another world value for one row (the DELETE must not remove the calendar others use).
 VALUES: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "/v1/bookings/{code}"): {"code": "booking_code"},
+    ("POST", "/v1/bookings/{code}/cancel"): {"code": "cancel_code"},
+    ("GET", "/v1/owner/reservations/{code}"): {"code": "booking_code"},
+    ("POST", "/v1/owner/reservations/{code}/check-in"): {"code": "check_in_code"},
+    ("POST", "/v1/owner/reservations/{code}/no-show"): {"code": "no_show_code"},
     ("DELETE", "/v1/owner/channel-calendars/{calendar_id}"): {"calendar_id": "spare_calendar_id"},
 }
 
@@ -118,10 +162,15 @@ def test_every_protected_route_is_in_the_matrix(app: Litestar) -> None:
     assert all(len(row) == len(CALLERS) for row in MATRIX.values())
 
 
+#: Extra request headers per row (writes with inventory effects need an Idempotency-Key; one per caller).
+NEEDS_KEY = {("POST", "/v1/bookings"), ("POST", "/v1/owner/properties/{property_id}/walk-ins")}
+
+
 @dataclass
 class World:
     headers: dict[str, dict[str, str]]
     values: dict[str, str]
+    bodies: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +190,32 @@ async def world(app: Litestar, client: httpx.AsyncClient, feed_url: str) -> Worl
         ids[caller] = str(user_id)
         headers[caller] = bearer((await login(client, email))["access_token"])
     sessions = (await client.get("/v1/auth/sessions", headers=headers["owner_a"])).json()
-    room_type_id = await make_room_type(app, await make_property(app, UUID(ids["owner_a"])))
+    property_id = await make_property(app, UUID(ids["owner_a"]))
+    room_type_id = await make_room_type(app, property_id)
+    await open_calendar(app, room_type_id, future(0), future(30), allotment=30)
+    booking = {
+        "property_id": str(property_id),
+        "room_type_id": str(room_type_id),
+        "check_in": future(5).isoformat(),
+        "check_out": future(6).isoformat(),
+        "guest": {"name": "Matrix Guest", "email": "guest@example.org", "nationality": "VN"},
+    }
+    tonight = {
+        "room_type_id": str(room_type_id),
+        "check_in": future(0).isoformat(),
+        "check_out": future(1).isoformat(),
+        "guest": {"name": "Walk-in Guest", "nationality": "VN"},
+    }
+    codes = {}
+    for name, url, body, caller in [
+        ("booking_code", "/v1/bookings", booking, "tourist"),
+        ("cancel_code", "/v1/bookings", booking, "tourist"),
+        ("check_in_code", f"/v1/owner/properties/{property_id}/walk-ins", tonight, "owner_a"),
+        ("no_show_code", f"/v1/owner/properties/{property_id}/walk-ins", tonight, "owner_a"),
+    ]:
+        made = await client.post(url, json=body, headers={**headers[caller], "Idempotency-Key": str(uuid4())})
+        assert made.status_code == 201, made.text
+        codes[name] = made.json()["code"]
     calendars = [ChannelCalendar(room_type_id=room_type_id, name=name, url=f"{feed_url}?c={name}") for name in "ab"]
     async with unit_of_work(app.state.engine) as session:
         session.add_all(calendars)
@@ -155,6 +229,13 @@ async def world(app: Litestar, client: httpx.AsyncClient, feed_url: str) -> Worl
             "room_type_id": str(room_type_id),
             "calendar_id": str(calendars[0].id),
             "spare_calendar_id": str(calendars[1].id),
+            "property_id": str(property_id),
+            **codes,
+        },
+        bodies={
+            "booking": booking,
+            "walk_in": tonight,
+            "calendar": {"start": future(1).isoformat(), "end": future(8).isoformat(), "price": 950_000},
         },
     )
 
@@ -164,9 +245,14 @@ async def test_matrix(client: httpx.AsyncClient, world: World, method: str, path
     values = {**world.values, **{name: world.values[key] for name, key in VALUES.get((method, path), {}).items()}}
     url = path.format(**values)
     body = BODIES.get((method, path))
+    if isinstance(body, str):
+        body = world.bodies[body]
     got = {}
     for caller in CALLERS:
-        response = await client.request(method, url, headers=world.headers[caller], json=body)
+        headers = dict(world.headers[caller])
+        if (method, path) in NEEDS_KEY:
+            headers["Idempotency-Key"] = str(uuid4())
+        response = await client.request(method, url, headers=headers, json=body)
         got[caller] = response.status_code
         if response.status_code >= 400:
             assert response.headers["content-type"].startswith("application/problem+json"), (caller, response.text)
