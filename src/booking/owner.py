@@ -11,7 +11,7 @@ import io
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -33,7 +33,15 @@ from src.booking.errors import (
 )
 from src.booking.events import property_changed
 from src.booking.guests import clean_email, clean_passport, clean_phone, needs_passport
-from src.booking.models import ACTIVE_STATUSES, InventoryNight, Property, Reservation, ReservationStatus, RoomType
+from src.booking.models import (
+    ACTIVE_STATUSES,
+    ExternalBlock,
+    InventoryNight,
+    Property,
+    Reservation,
+    ReservationStatus,
+    RoomType,
+)
 from src.booking.owner_schemas import (
     Calendar,
     CalendarNight,
@@ -74,6 +82,7 @@ _property = Property.__table__  # type: ignore[attr-defined]
 _room_type = RoomType.__table__  # type: ignore[attr-defined]
 _inventory = InventoryNight.__table__  # type: ignore[attr-defined]
 _reservation = Reservation.__table__  # type: ignore[attr-defined]
+_block = ExternalBlock.__table__  # type: ignore[attr-defined]
 
 
 def _invalid(field: str, message: str, source: str = "body") -> InvalidParameter:
@@ -251,7 +260,8 @@ class OwnerService:
             prop.email = clean_email(fields["email"], "email") if fields["email"] else None
         for name in ("check_in_time", "check_out_time"):
             if name in fields:
-                setattr(prop, name, fields[name].replace(second=0, microsecond=0, tzinfo=None))
+                hours, minutes = fields[name].split(":")[:2]
+                setattr(prop, name, time(int(hours), int(minutes)))
         for name in ("description", "house_rules"):
             if name in fields:
                 setattr(prop, name, _translations(fields[name], name))
@@ -512,7 +522,27 @@ class OwnerService:
         if missing:
             dialect = self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
             insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-            rows = [{"room_type_id": room_type.id, "night": n, "updated_at": self.now, **fields} for n in missing]
+            # Channel blocks imported while a night had no row were recorded but not counted
+            # (``src/booking/channels.py``): a night opened now starts with them.
+            blocks = dict(
+                (
+                    await self.session.exec(
+                        select(_block.c.night, func.count())  # type: ignore[call-overload]
+                        .where(_block.c.room_type_id == room_type.id, _block.c.night.in_(missing))
+                        .group_by(_block.c.night)
+                    )
+                ).all()
+            )
+            rows = [
+                {
+                    "room_type_id": room_type.id,
+                    "night": n,
+                    "updated_at": self.now,
+                    "blocked": blocks.get(n, 0),
+                    **fields,
+                }
+                for n in missing
+            ]
             for chunk in range(0, len(rows), 500):
                 await self.session.exec(insert(_inventory).values(rows[chunk : chunk + 500]).on_conflict_do_nothing())
         present = sorted(existing)

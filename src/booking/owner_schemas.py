@@ -23,6 +23,8 @@ Names = Annotated[
 ]
 Code = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 Url = Annotated[str, msgspec.Meta(pattern=r"^https://[^\s]{3,1990}$")]
+#: A local time of day, ``HH:MM`` (or ``HH:MM:00``), Asia/Ho_Chi_Minh.
+LocalTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9](:00)?$")]
 Kind = Literal["hotel", "homestay", "guesthouse", "ecolodge"]
 
 
@@ -45,8 +47,8 @@ class PropertyWrite(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     address: Annotated[str, msgspec.Meta(max_length=300)] | msgspec.UnsetType = msgspec.UNSET
     phone: Annotated[str, msgspec.Meta(max_length=40)] | msgspec.UnsetType | None = msgspec.UNSET
     email: Annotated[str, msgspec.Meta(max_length=320)] | msgspec.UnsetType | None = msgspec.UNSET
-    check_in_time: time | msgspec.UnsetType = msgspec.UNSET
-    check_out_time: time | msgspec.UnsetType = msgspec.UNSET
+    check_in_time: LocalTime | msgspec.UnsetType = msgspec.UNSET
+    check_out_time: LocalTime | msgspec.UnsetType = msgspec.UNSET
     description: Translations | msgspec.UnsetType = msgspec.UNSET
     house_rules: Translations | msgspec.UnsetType = msgspec.UNSET
     amenities: Annotated[list[Code], msgspec.Meta(max_length=60)] | msgspec.UnsetType = msgspec.UNSET
