@@ -176,12 +176,12 @@ class ChannelCalendarController(Controller):
         """Stop importing this calendar: the nights it blocked are free again (in the same transaction)."""
         await channels.delete_calendar(session, calendar_id, identity, utcnow())
 
-    @post("/{calendar_id:uuid}/sync", status_code=200, responses=problem_responses(401, 403, 404, 502))
+    @post("/{calendar_id:uuid}/sync", status_code=200, responses=problem_responses(401, 403, 404, 424))
     async def sync(
         self, state: State, identity: NamedDependency[Identity], calendar_id: FromPath[UUID]
     ) -> ChannelSyncResult:
         """Fetch and import the feed now (conditional on its `ETag`/`Last-Modified`). 422 `invalid_feed` or
-        `feed_url_refused`, 502 `feed_unavailable` when it failed: the failure is stored on the calendar
+        `feed_url_refused`, 424 `feed_unavailable` when it failed: the failure is stored on the calendar
         (`last_status: error`) and its blocks stay as they were."""
         async with channels.channel_http_client() as client:
             outcome, calendar, blocked = await channels.sync_owned_calendar(

@@ -112,9 +112,10 @@ class FeedUrlRefused(DomainError):
 
 
 class FeedUnavailable(DomainError):
-    """The channel's server could not be reached or did not answer 200/304 (502 Bad Gateway, RFC 9110 §15.6.3):
-    the fault is upstream; nothing was changed, and the next sync tries again."""
+    """The channel's server could not be reached or did not answer 200/304 (424 Failed Dependency, RFC 4918
+    §11.4: the request failed because of another resource). Not a 5xx: nothing in this service failed, and 5xx
+    answers are kept for our own bugs (ARCHITECTURE.md example 7). Nothing was changed; the next sync tries again."""
 
-    status = 502
+    status = 424
     code = "feed_unavailable"
     title = N_("Calendar feed could not be fetched")

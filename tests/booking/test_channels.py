@@ -354,7 +354,7 @@ async def test_a_malformed_feed_is_422_stored_as_error_and_keeps_the_blocks(
 
     feed.status, feed.etags = 500, False
     upstream = await sync(client, who, calendar_id)
-    assert upstream.status_code == 502
+    assert upstream.status_code == 424
     assert upstream.json()["code"] == "feed_unavailable"
     assert await blocks(app, calendar_id) == days((5, 7))
 
