@@ -16,6 +16,7 @@ from sqlalchemy import text
 from src.kernel.db import create_engine
 from src.search.port import SearchDocument, SearchEngine
 from src.search.repository import all_documents
+from tests.conftest import catalogue_database
 
 TEST_MEILI_URL = os.environ.get("TEST_MEILI_URL", "")
 TEST_MEILI_KEY = os.environ.get("TEST_MEILI_KEY") or None
@@ -31,8 +32,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @pytest.fixture(scope="session")
-async def catalogue_documents(database_url: str) -> list[SearchDocument]:
-    engine = create_engine(database_url)
+async def search_database_url(backend: str, tmp_path_factory: pytest.TempPathFactory, catalogue_dir: Path) -> str:
+    """A catalogue database of the search tests' own: other suites add properties to the shared one while the
+    session runs, which would change facet counts depending on the order tests run in."""
+    folder = tmp_path_factory.mktemp(f"search-catalogue-{backend}")
+    return await catalogue_database(backend, folder, catalogue_dir, scratch="search_catalogue")
+
+
+@pytest.fixture(scope="session")
+async def catalogue_documents(search_database_url: str) -> list[SearchDocument]:
+    engine = create_engine(search_database_url)
     try:
         async with engine.connect() as connection:
             return await all_documents(connection)
@@ -41,9 +50,9 @@ async def catalogue_documents(database_url: str) -> list[SearchDocument]:
 
 
 @pytest.fixture(scope="session")
-async def catalogue_counts(database_url: str) -> dict[str, dict[str, int]]:
+async def catalogue_counts(search_database_url: str) -> dict[str, dict[str, int]]:
     """Brute-force counts straight from the database: destinations per kind and per commune, communes per unit type."""
-    engine = create_engine(database_url)
+    engine = create_engine(search_database_url)
     try:
         async with engine.connect() as connection:
             kinds: dict[str, int] = dict(

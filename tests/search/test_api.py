@@ -28,9 +28,9 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture(scope="module")
 async def search_app(
-    backend: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+    backend: str, search_database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Litestar]:
-    app = create_app(app_settings(backend, database_url, tmp_path_factory.mktemp("search-api")))
+    app = create_app(app_settings(backend, search_database_url, tmp_path_factory.mktemp("search-api")))
     async with lifespan(app):
         await build_index(app)
         yield app
@@ -249,12 +249,12 @@ async def test_an_unknown_kind_lists_the_allowed_values(http: httpx.AsyncClient)
     assert {"village", "peak", "ward", "commune"} <= set(ALLOWED_KINDS)
 
 
-async def test_a_former_commune_code_names_its_successor(http: httpx.AsyncClient, database_url: str) -> None:
+async def test_a_former_commune_code_names_its_successor(http: httpx.AsyncClient, search_database_url: str) -> None:
     from sqlalchemy import text
 
     from src.kernel.db import create_engine
 
-    engine = create_engine(database_url)
+    engine = create_engine(search_database_url)
     try:
         async with engine.connect() as connection:
             old_code, successor = (
