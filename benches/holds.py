@@ -187,10 +187,12 @@ async def seed(url: str) -> None:
                 ),
                 {"today": today, "allotment": ALLOTMENT, "price": PRICE, "last": NIGHTS - 1},
             )
-        async with engine.connect() as connection:
-            await connection.execute(text("COMMIT"))
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text("VACUUM ANALYZE"))
+        vacuum = create_async_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            async with vacuum.connect() as connection:
+                await connection.execute(text("VACUUM ANALYZE"))
+        finally:
+            await vacuum.dispose()
     finally:
         await engine.dispose()
 
@@ -322,8 +324,8 @@ def pgbench(url: str, scenario: str, seconds: float, connections: int, workdir: 
         chooser = f"\\set k random(1001, {1000 + FLOOR_ROOM_TYPES})\n\\set d random(1, {NIGHTS - 3})\n"
     script.write_text(
         chooser + "UPDATE inventory_night SET sold = sold + 1, updated_at = now()"
-        " WHERE room_type_id = ('00000000-0000-0000-0000-' || lpad(to_hex(:k), 12, '0'))::uuid"
-        " AND night = CURRENT_DATE + :d AND allotment - sold - blocked >= 1;\n"
+        " WHERE room_type_id = ('00000000-0000-0000-0000-' || lpad(to_hex(:k::int), 12, '0'))::uuid"
+        " AND night = CURRENT_DATE + :d::int AND allotment - sold - blocked >= 1;\n"
     )
     command = [
         "pgbench", "-n", "-M", "prepared", f"-c{connections}", "-j2", f"-T{int(seconds)}", "-f", str(script),

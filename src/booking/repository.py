@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, func, select
+from sqlalchemy import Row, and_, bindparam, func, select
 from sqlalchemy.sql import ColumnElement
 
 from src.booking.models import InventoryNight, Property, Reservation, ReservationStatus, RoomType
@@ -225,40 +225,44 @@ class BookableRoomType:
     departure_closed: bool
 
 
+_DEPARTURE_CLOSED = (
+    select(_inventory.c.closed_to_departure)
+    .where(_inventory.c.room_type_id == _room_type.c.id, _inventory.c.night == bindparam("check_out"))
+    .scalar_subquery()
+)
+#: Built once with bind parameters: it runs in every booking transaction.
+_BOOKABLE = (
+    select(
+        _property.c.owner_id,
+        _property.c.name,
+        _property.c.currency,
+        _property.c.tax_fees,
+        _property.c.cancellation_policy,
+        _property.c.check_in_time,
+        _property.c.check_out_time,
+        _room_type.c.name.label("room_type_name"),
+        _room_type.c.max_adults,
+        _room_type.c.max_children,
+        _room_type.c.max_occupancy,
+        func.coalesce(_DEPARTURE_CLOSED, False).label("departure_closed"),
+    )
+    .select_from(_room_type.join(_property, _property.c.id == _room_type.c.property_id))
+    .where(
+        _room_type.c.id == bindparam("room_type_id"),
+        _property.c.id == bindparam("property_id"),
+        _room_type.c.is_active.is_(True),
+        _property.c.is_listed.is_(True),
+    )
+)
+
+
 async def bookable_room_type(
     reader: Reader, property_id: UUID, room_type_id: UUID, check_out: date
 ) -> BookableRoomType | None:
     """The active room type ``room_type_id`` of the listed property ``property_id`` (``None`` otherwise), with
     whether ``check_out`` is closed to departure (a scalar subquery on its inventory row)."""
-    closed = (
-        select(_inventory.c.closed_to_departure)
-        .where(_inventory.c.room_type_id == _room_type.c.id, _inventory.c.night == check_out)
-        .scalar_subquery()
-    )
-    statement = (
-        select(
-            _property.c.owner_id,
-            _property.c.name,
-            _property.c.currency,
-            _property.c.tax_fees,
-            _property.c.cancellation_policy,
-            _property.c.check_in_time,
-            _property.c.check_out_time,
-            _room_type.c.name.label("room_type_name"),
-            _room_type.c.max_adults,
-            _room_type.c.max_children,
-            _room_type.c.max_occupancy,
-            func.coalesce(closed, False).label("departure_closed"),
-        )
-        .select_from(_room_type.join(_property, _property.c.id == _room_type.c.property_id))
-        .where(
-            _room_type.c.id == room_type_id,
-            _property.c.id == property_id,
-            _room_type.c.is_active.is_(True),
-            _property.c.is_listed.is_(True),
-        )
-    )
-    row = (await reader.execute(statement)).first()
+    parameters = {"room_type_id": room_type_id, "property_id": property_id, "check_out": check_out}
+    row = (await reader.execute(_BOOKABLE, parameters)).first()
     if row is None:
         return None
     return BookableRoomType(

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import msgspec
-from sqlalchemy import Row, update
+from sqlalchemy import Row, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
@@ -42,6 +42,7 @@ from src.booking.schemas import (
     Bed,
     BookingCreate,
     Cancellation,
+    CancellationTerms,
     GuestOut,
     Offer,
     PropertyDetail,
@@ -157,11 +158,13 @@ class PropertyService:
                 bookable[room_type_id] = got
         result: dict[UUID, tuple[Row[Any], list[Offer]]] = {}
         lines_of: dict[UUID, list[TaxFeeLine]] = {}
+        terms_of: dict[UUID, CancellationTerms] = {}
         for row in await repository.offer_rows(self.reader, list(bookable)):
             rates, left = bookable[row.room_type_id]
             lines = lines_of.get(row.id)
             if lines is None:
                 lines = lines_of[row.id] = parse_tax_fees(row.tax_fees)
+                terms_of[row.id] = cancellation_terms(row.cancellation_policy, stay.check_in, row.check_in_time)
             priced = quote(
                 rates,
                 rooms=party.rooms,
@@ -184,7 +187,7 @@ class PropertyService:
                 subtotal=price.subtotal,
                 taxes_and_fees=price.taxes_and_fees,
                 total=price.total,
-                cancellation=cancellation_terms(row.cancellation_policy, stay.check_in, row.check_in_time),
+                cancellation=terms_of[row.id],
             )
             if row.id in result:
                 result[row.id][1].append(offer)
@@ -305,6 +308,21 @@ class PropertyService:
 
 
 _reservations = ReservationRow.__table__  # type: ignore[attr-defined]
+_INSERT_COLUMNS = (
+    "id", "code", "property_id", "room_type_id", "user_id", "source", "status", "check_in", "check_out", "nights",
+    "rooms", "adults", "children", "guest_name", "guest_email", "guest_phone", "guest_nationality",
+    "guest_passport_number", "lookup_token_hash", "currency", "total_amount", "price", "cancellation_policy",
+    "hold_expires_at", "confirmed_at", "created_at", "updated_at",
+)  # fmt: skip
+#: The reservation insert per dialect, built once with bind parameters; a taken code inserts nothing
+#: (``ON CONFLICT (code) DO NOTHING``) and another is drawn, without aborting the transaction.
+_INSERTS = {
+    name: insert(_reservations)
+    .values({column: bindparam(f"{column}_v") for column in _INSERT_COLUMNS})
+    .on_conflict_do_nothing(index_elements=["code"])
+    .returning(_reservations.c.id)
+    for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
 #: Attempts at a fresh reservation code when the random one is taken (each collision has odds of about n / 10⁹).
 _CODE_ATTEMPTS = 5
 
@@ -551,16 +569,13 @@ class ReservationService:
         """Insert the reservation under a fresh random code (retried on the rare collision, without aborting the
         transaction: ``ON CONFLICT (code) DO NOTHING``); the code."""
         dialect = self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = _INSERTS[dialect]
+        connection = await self.session.connection()
         for _ in range(_CODE_ATTEMPTS):
             code = codes.new_code()
-            statement = (
-                insert(_reservations)
-                .values(id=_new_id(), code=code, **values)
-                .on_conflict_do_nothing(index_elements=["code"])
-                .returning(_reservations.c.id)
-            )
-            if (await self.session.exec(statement)).first() is not None:
+            parameters = {f"{k}_v": v for k, v in values.items()}
+            parameters.update(id_v=uuid4(), code_v=code)
+            if (await connection.execute(statement, parameters)).first() is not None:
                 return code
         raise RuntimeError("could not draw a free reservation code")  # pragma: no cover (odds ~10⁻⁴⁵)
 
@@ -623,10 +638,6 @@ class ReservationService:
         return Cancellation(
             reservation=render_reservation(fresh, self.render, now), refund_percent=percent, refund=None
         )
-
-
-def _new_id() -> UUID:
-    return uuid4()
 
 
 class _Row:

@@ -265,7 +265,14 @@ async def set_lock_timeout(session: AsyncSession, milliseconds: int) -> None:
     the setting ends with the transaction). On SQLite the write lock is taken at ``BEGIN IMMEDIATE`` and bounded
     by ``busy_timeout``; nothing is sent."""
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.exec(text(f"SET LOCAL lock_timeout = {int(milliseconds)}"))  # type: ignore[call-overload]
+        statement = _LOCK_TIMEOUTS.get(milliseconds)
+        if statement is None:
+            statement = _LOCK_TIMEOUTS[milliseconds] = text(f"SET LOCAL lock_timeout = {int(milliseconds)}")
+        await (await session.connection()).execute(statement)
+
+
+#: ``SET LOCAL lock_timeout`` statements by milliseconds, built once (a reused statement is not re-keyed).
+_LOCK_TIMEOUTS: dict[int, Any] = {}
 
 
 #: Key of the PostgreSQL advisory lock held while migrating or importing (any constant unique to this service).

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Column, delete, select, update
+from sqlalchemy import JSON, Column, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
@@ -134,22 +134,13 @@ async def begin(
         "created_at": now,
         "expires_at": now + KEY_TTL,
     }
-    claimed = (await session.exec(_insert_claim(session, values))).first()
+    claimed = await _claim(session, values)
     if claimed is not None:
         return None
-    row: Any = (
-        await session.exec(  # type: ignore[call-overload]
-            select(
-                _records.c.fingerprint,
-                _records.c.route,
-                _records.c.status_code,
-                _records.c.response,
-                _records.c.expires_at,
-            ).where(_records.c.scope == scope, _records.c.key == key)
-        )
-    ).first()
+    connection = await session.connection()
+    row: Any = (await connection.execute(_FIND, {"scope": scope, "key": key})).first()
     if row is None:  # deleted by the purge between the two statements: claim it afresh
-        claimed = (await session.exec(_insert_claim(session, values))).first()
+        claimed = await _claim(session, values)
         if claimed is None:
             raise IdempotencyKeyInProgress("another request with this Idempotency-Key is being processed")
         return None
@@ -165,18 +156,36 @@ async def begin(
     return Replay(status_code=int(row.status_code), body=dict(row.response))
 
 
-def _insert_claim(session: AsyncSession, values: dict[str, Any]) -> Any:
+_CLAIM_COLUMNS = ("scope", "key", "fingerprint", "route", "status_code", "response", "created_at", "expires_at")
+#: The claim per dialect, built once with bind parameters (reused on every idempotent request).
+_CLAIMS = {
+    name: insert(_records)
+    .values({column: bindparam(f"{column}_v") for column in _CLAIM_COLUMNS})
+    .on_conflict_do_nothing()
+    .returning(_records.c.key)
+    for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_FIND = select(
+    _records.c.fingerprint, _records.c.route, _records.c.status_code, _records.c.response, _records.c.expires_at
+).where(_records.c.scope == bindparam("scope"), _records.c.key == bindparam("key"))
+_COMPLETE = (
+    update(_records)
+    .where(_records.c.scope == bindparam("scope_"), _records.c.key == bindparam("key_"))
+    .values(status_code=bindparam("status_code_v"), response=bindparam("response_v"))
+)
+
+
+async def _claim(session: AsyncSession, values: dict[str, Any]) -> Any:
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return insert(_records).values(**values).on_conflict_do_nothing().returning(_records.c.key)
+    connection = await session.connection()
+    return (await connection.execute(_CLAIMS[dialect], {f"{k}_v": v for k, v in values.items()})).first()
 
 
 async def complete(session: AsyncSession, *, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
     """Store the response of the request that claimed ``(scope, key)``, in its transaction (before the commit)."""
-    await session.exec(
-        update(_records)
-        .where(_records.c.scope == scope, _records.c.key == key)
-        .values(status_code=status_code, response=body)
+    connection = await session.connection()
+    await connection.execute(
+        _COMPLETE, {"scope_": scope, "key_": key, "status_code_v": status_code, "response_v": body}
     )
 
 
