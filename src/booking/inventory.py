@@ -1,10 +1,11 @@
 """Taking and giving back nightly inventory: the one mechanism that keeps every room type from being oversold.
 
 Correct on PostgreSQL and on SQLite alike (STACK-NOTES.md, "Concurrency"): inside the reservation's transaction,
-each stay night is taken with one conditional ``UPDATE ... SET sold = sold + :rooms WHERE ... AND allotment - sold -
-blocked >= :rooms RETURNING ...``, nights in date order (so two overlapping stays lock rows in the same order and
-cannot deadlock); if any night is not taken the caller raises and the whole transaction rolls back, so a stay is
-held on every night or on none. ``CHECK (sold <= allotment)`` is the net under the rule. On PostgreSQL the row
+the stay's nights are taken with one conditional ``UPDATE ... SET sold = sold + :rooms WHERE ... AND allotment -
+sold - blocked >= :rooms RETURNING ...`` over the stay's rows, which the same statement first locks in night order
+(a materialised ``SELECT ... ORDER BY night FOR UPDATE``), so two overlapping stays lock rows in the same order and
+cannot deadlock; if any night is not taken the caller raises and the whole transaction rolls back, so a stay is
+held on every night or on none. ``take_night`` is the same rule for one night. ``CHECK (sold <= allotment)`` is the net under the rule. On PostgreSQL the row
 lock of a night serialises the takers of that night; on SQLite ``BEGIN IMMEDIATE`` serialises every writer.
 
 Lock order, for every writer of inventory: reservations by id first (releasing expired holds), then inventory rows
@@ -92,20 +93,64 @@ async def take_night(
     return TakenNight(night=night, price=int(row.price), min_stay=int(row.min_stay), closed_to_arrival=bool(row[2]))
 
 
+#: The stay's rows, locked in night order (PostgreSQL's LockRows sits above the sort: rows are locked in ORDER BY
+#: order; SQLite renders no FOR UPDATE, its write lock is already held). Materialised, so it runs before the update.
+_STAY_ROWS = (
+    select(_inventory.c.room_type_id, _inventory.c.night)
+    .where(
+        _inventory.c.room_type_id == bindparam("b_room_type_id"),
+        _inventory.c.night >= bindparam("b_check_in"),
+        _inventory.c.night < bindparam("b_check_out"),
+    )
+    .order_by(_inventory.c.night)
+    .with_for_update()
+    .cte("stay_rows")
+    .prefix_with("MATERIALIZED")
+)
+#: Every night of a stay taken in one statement over the rows locked in night order (STACK-NOTES: "update every
+#: night in one statement or in night order"): the nights that qualify get ``sold + rooms``; the caller compares
+#: the nights returned with the stay and rolls back unless all were taken.
+_TAKE_STAY = (
+    update(_inventory)
+    .where(
+        _inventory.c.room_type_id == _STAY_ROWS.c.room_type_id,
+        _inventory.c.night == _STAY_ROWS.c.night,
+        _inventory.c.stop_sell.is_(False),
+        _inventory.c.price.is_not(None),
+        _inventory.c.allotment - _inventory.c.sold - _inventory.c.blocked >= bindparam("b_rooms"),
+    )
+    .values(sold=_inventory.c.sold + bindparam("b_add"), updated_at=bindparam("b_now"))
+    .returning(_inventory.c.night, _inventory.c.price, _inventory.c.min_stay, _inventory.c.closed_to_arrival)
+)
+
+
 async def take_stay(
     session: AsyncSession, room_type_id: UUID, check_in: date, check_out: date, rooms: int, now: datetime
 ) -> list[TakenNight] | date:
-    """Take ``rooms`` rooms on every night of ``[check_in, check_out)``, in night order.
+    """Take ``rooms`` rooms on every night of ``[check_in, check_out)``: one statement that locks the stay's rows
+    in night order, then adds ``rooms`` to ``sold`` on each night that can sell them (``take_night``'s conditions).
 
-    Returns the taken nights, or the first night that could not be taken; in that case the nights taken before it
+    Returns the taken nights in order, or the first night that could not be taken; in that case the other nights
     stay incremented in this transaction, and the caller must raise so the transaction rolls back (all or nothing).
     """
+    connection = await session.connection()
+    parameters = {
+        "b_room_type_id": room_type_id,
+        "b_check_in": check_in,
+        "b_check_out": check_out,
+        "b_rooms": rooms,
+        "b_add": rooms,
+        "b_now": now,
+    }
+    rows = {row.night: row for row in (await connection.execute(_TAKE_STAY, parameters)).all()}
     taken: list[TakenNight] = []
     for night in stay_nights(check_in, check_out):
-        got = await take_night(session, room_type_id, night, rooms, now)
-        if got is None:
+        row = rows.get(night)
+        if row is None:
             return night
-        taken.append(got)
+        taken.append(
+            TakenNight(night=night, price=int(row.price), min_stay=int(row.min_stay), closed_to_arrival=bool(row[3]))
+        )
     return taken
 
 
