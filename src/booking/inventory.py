@@ -5,8 +5,9 @@ the stay's nights are taken with one conditional ``UPDATE ... SET sold = sold + 
 sold - blocked >= :rooms RETURNING ...`` over the stay's rows, which the same statement first locks in night order
 (a materialised ``SELECT ... ORDER BY night FOR UPDATE``), so two overlapping stays lock rows in the same order and
 cannot deadlock; if any night is not taken the caller raises and the whole transaction rolls back, so a stay is
-held on every night or on none. ``take_night`` is the same rule for one night. ``CHECK (sold <= allotment)`` is the net under the rule. On PostgreSQL the row
-lock of a night serialises the takers of that night; on SQLite ``BEGIN IMMEDIATE`` serialises every writer.
+held on every night or on none. ``take_night`` is the same rule for one night. ``CHECK (sold <= allotment)`` is
+the net under the rule. On PostgreSQL the row lock of a night serialises the takers of that night; on SQLite
+``BEGIN IMMEDIATE`` serialises every writer.
 
 Lock order, for every writer of inventory: reservations by id first (releasing expired holds), then inventory rows
 by ``(room_type_id, night)``.

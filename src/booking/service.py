@@ -410,7 +410,7 @@ class ReservationService:
         user_id: UUID | None,
         source: str = ReservationSource.APP,
         owner_id: UUID | None = None,
-        lock_timeout_set: bool = False,
+        room: repository.BookableRoomType | None = None,
     ) -> Reservation:
         """Take ``body.rooms`` rooms on every night of ``stay`` and insert the reservation: ``held`` until now +
         ``hold_minutes`` for the app, ``confirmed`` at once for a walk-in (``source=walk_in``, only by
@@ -421,10 +421,8 @@ class ReservationService:
         minimum stay, closed to arrival or departure), ``Busy`` (409 on a lock timeout).
         """
         session, now = self.session, self.now
-        if not lock_timeout_set:
-            await set_lock_timeout(session, LOCK_TIMEOUT_MS)
-        reader = connection_reader(await session.connection())
-        room = await repository.bookable_room_type(reader, body.property_id, body.room_type_id, stay.check_out)
+        if room is None:
+            room = await self._bookable(body, stay)
         if room is None or (owner_id is not None and room.owner_id != owner_id):
             raise RoomTypeNotFound(f"no room type {body.room_type_id} for sale in property {body.property_id}")
         if not party_fits(
@@ -440,9 +438,10 @@ class ReservationService:
                 f"{room.max_children * body.rooms} children and {room.max_occupancy * body.rooms} guests, "
                 "with at least one adult per room"
             )
-        await inventory.release_expired_holds(
-            session, now, room_type_id=body.room_type_id, check_in=stay.check_in, check_out=stay.check_out
-        )
+        if room.has_lapsed_holds:
+            await inventory.release_expired_holds(
+                session, now, room_type_id=body.room_type_id, check_in=stay.check_in, check_out=stay.check_out
+            )
         taken = await inventory.take_stay(session, body.room_type_id, stay.check_in, stay.check_out, body.rooms, now)
         if not isinstance(taken, list):
             raise SoldOut(
@@ -541,7 +540,7 @@ class ReservationService:
         )
         user_id = identity.id if identity is not None else None
         scope = idempotency.scope_of(user_id)
-        await set_lock_timeout(self.session, LOCK_TIMEOUT_MS)
+        room = await self._bookable(body, stay)
         replay = await idempotency.begin(
             self.session,
             scope=scope,
@@ -559,11 +558,30 @@ class ReservationService:
             user_id=None if walk_in else user_id,
             source=source,
             owner_id=user_id if walk_in else None,
-            lock_timeout_set=True,
+            room=room,
         )
         content = msgspec.to_builtins(reservation)
         await idempotency.complete(self.session, scope=scope, key=key, status_code=201, body=content)
         return 201, content, False
+
+    async def _bookable(self, body: BookingCreate, stay: Stay) -> repository.BookableRoomType | None:
+        """The room type to book, read in the booking transaction; on PostgreSQL the same statement sets its
+        ``lock_timeout`` (a separate ``SET LOCAL`` when the room type does not exist, so that any later wait is
+        bounded too)."""
+        session = self.session
+        postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"
+        room = await repository.bookable_room_type(
+            connection_reader(await session.connection()),
+            body.property_id,
+            body.room_type_id,
+            stay.check_in,
+            stay.check_out,
+            self.now,
+            lock_timeout_ms=LOCK_TIMEOUT_MS if postgresql else None,
+        )
+        if room is None:
+            await set_lock_timeout(session, LOCK_TIMEOUT_MS)
+        return room
 
     async def _insert(self, values: dict[str, Any]) -> str:
         """Insert the reservation under a fresh random code (retried on the rare collision, without aborting the

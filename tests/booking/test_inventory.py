@@ -175,3 +175,26 @@ async def test_the_periodic_job_releases_every_lapsed_hold(app: Litestar) -> Non
             r.status for r in (await session.exec(select(Reservation).where(col(Reservation.id).in_(ids)))).all()
         }
     assert statuses == {ReservationStatus.EXPIRED}
+
+
+async def test_the_booking_read_sets_the_transactions_lock_timeout(app: Litestar, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("lock_timeout is PostgreSQL's; SQLite's wait is bounded by busy_timeout")
+    from sqlalchemy import text
+
+    from src.booking import repository
+    from src.kernel.db import connection_reader
+
+    _, property_id, room_type_id = await bookable_room_type(app)
+    async with unit_of_work(app.state.engine) as session:
+        reader = connection_reader(await session.connection())
+        room = await repository.bookable_room_type(
+            reader, property_id, room_type_id, future(2), future(4), utcnow(), lock_timeout_ms=1234
+        )
+        assert room is not None
+        assert room.has_lapsed_holds is False
+        shown = (await session.exec(text("SHOW lock_timeout"))).one()  # type: ignore[call-overload]
+        assert shown[0] == "1234ms"
+    async with unit_of_work(app.state.engine) as session:  # SET LOCAL: the next transaction has the default
+        shown = (await session.exec(text("SHOW lock_timeout"))).one()  # type: ignore[call-overload]
+        assert shown[0] == "0"
