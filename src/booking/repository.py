@@ -9,11 +9,11 @@ property and room type columns of the room types that came through.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row, and_, bindparam, func, select
-from sqlalchemy.sql import ColumnElement
 
 from src.booking.models import InventoryNight, Property, Reservation, ReservationStatus, RoomType
 from src.guide.geo import Box
@@ -46,46 +46,68 @@ class Party:
     rooms: int
 
 
-def _fits(party: Party) -> ColumnElement[bool]:
-    """The occupancy rule of ``src/booking/occupancy.py`` as a SQL condition on ``room_type``."""
-    return and_(
-        _room_type.c.max_adults * party.rooms >= party.adults,
-        _room_type.c.max_children * party.rooms >= party.children,
-        _room_type.c.max_occupancy * party.rooms >= party.adults + party.children,
-    )
+_FITS = and_(
+    _room_type.c.max_adults * bindparam("rooms") >= bindparam("adults"),
+    _room_type.c.max_children * bindparam("rooms") >= bindparam("children"),
+    _room_type.c.max_occupancy * bindparam("rooms") >= bindparam("guests"),
+)
+"""The occupancy rule of ``src/booking/occupancy.py`` as a SQL condition on ``room_type``."""
 
 
-def _area(area: Area) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [_property.c.is_listed.is_(True)]
-    if area.commune is not None:
-        conditions.append(_property.c.commune_code == area.commune)
-    if area.kinds:
-        conditions.append(_property.c.kind.in_(area.kinds))
-    for box in area.boxes:
+@lru_cache(maxsize=64)
+def _area_conditions(has_commune: bool, boxes: int, has_kinds: bool, has_property: bool) -> tuple[Any, ...]:
+    """Conditions of an area with bind parameters (``commune``, ``kinds``, ``min_lat0``..., ``property_id``):
+    statements are built once per shape of filters, never per request."""
+    conditions: list[Any] = [_property.c.is_listed.is_(True), _room_type.c.is_active.is_(True), _FITS]
+    if has_commune:
+        conditions.append(_property.c.commune_code == bindparam("commune"))
+    if has_kinds:
+        conditions.append(_property.c.kind.in_(bindparam("kinds", expanding=True)))
+    for i in range(boxes):
         conditions += [
-            _property.c.lat.between(box.min_lat, box.max_lat),
-            _property.c.lon.between(box.min_lon, box.max_lon),
+            _property.c.lat.between(bindparam(f"min_lat{i}"), bindparam(f"max_lat{i}")),
+            _property.c.lon.between(bindparam(f"min_lon{i}"), bindparam(f"max_lon{i}")),
         ]
-    return conditions
+    if has_property:
+        conditions.append(_property.c.id == bindparam("property_id"))
+    return tuple(conditions)
 
 
-async def stay_inventory(
-    reader: Reader,
-    area: Area,
-    party: Party,
-    check_in: date,
-    check_out: date,
-    *,
-    property_id: UUID | None = None,
-) -> Sequence[Row[Any]]:
-    """Inventory rows ``(room_type_id, property_id, night, free, price, stop_sell, min_stay, closed_to_arrival,
-    closed_to_departure)`` of the active room types that can host ``party`` in ``area`` (or in ``property_id``),
-    for the nights ``check_in .. check_out`` *inclusive* (the check-out date's row says whether departure is
-    closed), ordered by room type and night. ``free = allotment - sold - blocked``."""
-    conditions = [*_area(area), _room_type.c.is_active.is_(True), _fits(party)]
+#: The shape of an area query (commune given, number of boxes, kinds given, one property): one statement each.
+Shape = tuple[bool, int, bool, bool]
+
+
+def _parameters(
+    area: Area, party: Party, property_id: UUID | None
+) -> tuple[tuple[bool, int, bool, bool], dict[str, Any]]:
+    parameters: dict[str, Any] = {
+        "rooms": party.rooms,
+        "adults": party.adults,
+        "children": party.children,
+        "guests": party.adults + party.children,
+    }
+    if area.commune is not None:
+        parameters["commune"] = area.commune
+    if area.kinds:
+        parameters["kinds"] = list(area.kinds)
+    for i, box in enumerate(area.boxes):
+        parameters.update(
+            {
+                f"min_lat{i}": box.min_lat,
+                f"max_lat{i}": box.max_lat,
+                f"min_lon{i}": box.min_lon,
+                f"max_lon{i}": box.max_lon,
+            }
+        )
     if property_id is not None:
-        conditions.append(_property.c.id == property_id)
-    statement = (
+        parameters["property_id"] = property_id
+    shape = (area.commune is not None, len(area.boxes), bool(area.kinds), property_id is not None)
+    return shape, parameters
+
+
+@lru_cache(maxsize=64)
+def _stay_inventory_statement(shape: Shape) -> Any:
+    return (
         select(
             _inventory.c.room_type_id,
             _room_type.c.property_id,
@@ -102,30 +124,55 @@ async def stay_inventory(
                 _property, _property.c.id == _room_type.c.property_id
             )
         )
-        .where(*conditions, _inventory.c.night >= check_in, _inventory.c.night <= check_out)
+        .where(
+            *_area_conditions(*shape),
+            _inventory.c.night >= bindparam("check_in"),
+            _inventory.c.night <= bindparam("check_out"),
+        )
         .order_by(_inventory.c.room_type_id, _inventory.c.night)
     )
-    return (await reader.execute(statement)).all()
+
+
+async def stay_inventory(
+    reader: Reader,
+    area: Area,
+    party: Party,
+    check_in: date,
+    check_out: date,
+    *,
+    property_id: UUID | None = None,
+) -> Sequence[Row[Any]]:
+    """Inventory rows ``(room_type_id, property_id, night, free, price, stop_sell, min_stay, closed_to_arrival,
+    closed_to_departure)`` of the active room types that can host ``party`` in ``area`` (or in ``property_id``),
+    for the nights ``check_in .. check_out`` *inclusive* (the check-out date's row says whether departure is
+    closed), ordered by room type and night. ``free = allotment - sold - blocked``."""
+    shape, parameters = _parameters(area, party, property_id)
+    parameters.update(check_in=check_in, check_out=check_out)
+    return (await reader.execute(_stay_inventory_statement(shape), parameters)).all()
+
+
+_LAPSED_HOLDS = select(
+    _reservation.c.room_type_id, _reservation.c.check_in, _reservation.c.check_out, _reservation.c.rooms
+).where(
+    _reservation.c.status == ReservationStatus.HELD,
+    _reservation.c.hold_expires_at <= bindparam("now"),
+    _reservation.c.check_in < bindparam("check_out"),
+    _reservation.c.check_out > bindparam("check_in"),
+)
 
 
 async def lapsed_holds(
     reader: Reader, room_type_ids: Sequence[UUID], check_in: date, check_out: date, now: datetime
-) -> Sequence[Row[Any]]:
+) -> list[Row[Any]]:
     """``(room_type_id, check_in, check_out, rooms)`` of held reservations of ``room_type_ids`` overlapping the
-    stay whose hold lapsed before ``now`` and that no job has released yet (they still count in ``sold``; the
-    partial index on held expiry makes this cheap, and it is usually empty)."""
+    stay whose hold lapsed before ``now`` and that no job has released yet (they still count in ``sold``). The
+    statement reads the partial index of held reservations by expiry, which holds only unreleased holds: it is
+    usually empty, and filtering the room types here avoids a long ``IN`` list."""
     if not room_type_ids:
         return []
-    statement = select(
-        _reservation.c.room_type_id, _reservation.c.check_in, _reservation.c.check_out, _reservation.c.rooms
-    ).where(
-        _reservation.c.status == ReservationStatus.HELD,
-        _reservation.c.hold_expires_at <= now,
-        _reservation.c.room_type_id.in_(room_type_ids),
-        _reservation.c.check_in < check_out,
-        _reservation.c.check_out > check_in,
-    )
-    return (await reader.execute(statement)).all()
+    wanted = set(room_type_ids)
+    rows = (await reader.execute(_LAPSED_HOLDS, {"now": now, "check_in": check_in, "check_out": check_out})).all()
+    return [row for row in rows if row.room_type_id in wanted]
 
 
 #: Columns of a property a summary or the detail shows, with its commune's names.
@@ -156,21 +203,27 @@ _ROOM_TYPE_COLUMNS = (
 )
 
 
-async def offer_rows(reader: Reader, room_type_ids: Sequence[UUID]) -> Sequence[Row[Any]]:
-    """Property columns (``_PROPERTY_COLUMNS``) and room type columns (``_ROOM_TYPE_COLUMNS``) of each room type
-    in ``room_type_ids``, one row per room type."""
-    if not room_type_ids:
-        return []
-    statement = (
+@lru_cache(maxsize=64)
+def _offer_statement(shape: Shape) -> Any:
+    return (
         select(*_PROPERTY_COLUMNS, *_ROOM_TYPE_COLUMNS)
         .select_from(
             _room_type.join(_property, _property.c.id == _room_type.c.property_id).join(
                 _commune, _commune.c.code == _property.c.commune_code
             )
         )
-        .where(_room_type.c.id.in_(room_type_ids))
+        .where(*_area_conditions(*shape))
     )
-    return (await reader.execute(statement)).all()
+
+
+async def offer_rows(
+    reader: Reader, area: Area, party: Party, *, property_id: UUID | None = None
+) -> Sequence[Row[Any]]:
+    """Property columns (``_PROPERTY_COLUMNS``) and room type columns (``_ROOM_TYPE_COLUMNS``) of every active
+    room type that can host ``party`` in ``area`` (or ``property_id``): the same filters as ``stay_inventory``, so
+    the caller picks the bookable ones without an ``IN`` list of ids."""
+    shape, parameters = _parameters(area, party, property_id)
+    return (await reader.execute(_offer_statement(shape), parameters)).all()
 
 
 async def property_detail_rows(reader: Reader, property_id: UUID) -> Sequence[Row[Any]]:

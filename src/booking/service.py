@@ -159,8 +159,11 @@ class PropertyService:
         result: dict[UUID, tuple[Row[Any], list[Offer]]] = {}
         lines_of: dict[UUID, list[TaxFeeLine]] = {}
         terms_of: dict[UUID, CancellationTerms] = {}
-        for row in await repository.offer_rows(self.reader, list(bookable)):
-            rates, left = bookable[row.room_type_id]
+        for row in await repository.offer_rows(self.reader, area, party, property_id=property_id):
+            got = bookable.get(row.room_type_id)
+            if got is None:
+                continue
+            rates, left = got
             lines = lines_of.get(row.id)
             if lines is None:
                 lines = lines_of[row.id] = parse_tax_fees(row.tax_fees)
