@@ -36,7 +36,13 @@ async def provide_reservation_service(
 ) -> ReservationService:
     """A ``ReservationService`` on the request's unit of work (committed after the handler)."""
     state = request.app.state
-    return ReservationService(session, response_locale, clock(state), hold_minutes=state.settings.hold_minutes)
+    return ReservationService(
+        session,
+        response_locale,
+        clock(state),
+        lookup_key=state.token_codec.secret,
+        hold_minutes=state.settings.hold_minutes,
+    )
 
 
 async def provide_owner_service(

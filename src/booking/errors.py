@@ -37,6 +37,15 @@ class SoldOut(DomainError):
     title = N_("Sold out")
 
 
+class NotForSale(DomainError):
+    """A night of the stay is not on sale: no rate set, stop-sell, or never opened by the owner (409).
+    ``extra["night"]`` names the first such night."""
+
+    status = 409
+    code = "not_for_sale"
+    title = N_("Not for sale on these dates")
+
+
 class StayRestricted(DomainError):
     """The stay breaks a restriction of the calendar: minimum stay, closed to arrival or to departure (409)."""
 

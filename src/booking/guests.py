@@ -12,7 +12,6 @@ on foreigners' entry, art. 33: the lodging declares each foreign guest with thei
 """
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
@@ -20,10 +19,10 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 
 from src.kernel.errors import InvalidParameter
+from src.kernel.text import clean_text
 
 HOME_COUNTRY = "VN"
 _PASSPORT = re.compile(r"^[A-Z0-9]{5,20}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +41,9 @@ def _invalid(field: str, message: str, source: str = "body") -> InvalidParameter
 
 
 def clean_name(value: str, field: str = "guest.name") -> str:
-    """``value`` in NFC without surrounding space; 422 when empty or holding control characters."""
-    cleaned = unicodedata.normalize("NFC", value).strip()
-    if not cleaned or _CONTROL.search(cleaned):
-        raise _invalid(field, "must be a non-empty name without control characters")
-    return cleaned
+    """``value`` in NFC without surrounding space; 422 when empty or holding control or bidirectional formatting
+    characters (``src/kernel/text.py``)."""
+    return clean_text(value, field)
 
 
 def clean_email(value: str, field: str = "guest.email") -> str:

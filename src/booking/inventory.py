@@ -169,6 +169,16 @@ async def give_back(
         )
 
 
+async def for_sale(session: AsyncSession, room_type_id: UUID, night: date) -> bool:
+    """Whether ``night`` is open for sale (a row with a rate and no stop-sell), whatever is left of it: a stay
+    refused on that night is then sold out rather than not on sale (read on the refusal path only)."""
+    statement = select(_inventory.c.price, _inventory.c.stop_sell).where(
+        _inventory.c.room_type_id == room_type_id, _inventory.c.night == night
+    )
+    row = (await session.exec(statement)).first()
+    return row is not None and row[0] is not None and not row[1]
+
+
 async def departure_closed(session: AsyncSession, room_type_id: UUID, check_out: date) -> bool:
     """Whether ``check_out`` is closed to departure for the room type (a row for that date with CTD set)."""
     statement = select(_inventory.c.closed_to_departure).where(

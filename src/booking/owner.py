@@ -68,6 +68,7 @@ from src.kernel.errors import Conflict, InvalidParameter, PreconditionFailed, Pr
 from src.kernel.i18n import SUPPORTED_LOCALES
 from src.kernel.localtime import local_today
 from src.kernel.pagination import decode_cursor, encode_cursor, query_fingerprint
+from src.kernel.text import clean_text
 
 #: Longest calendar range read or written at once (nights).
 MAX_CALENDAR_NIGHTS = 366
@@ -96,11 +97,16 @@ def _check_precondition(if_match: str | None, current: str) -> None:
         raise PreconditionFailed("it changed since you read it; read it again and re-apply your change")
 
 
-def _translations(values: dict[str, str], field: str) -> dict[str, str]:
-    for locale in values:
+def _translations(values: dict[str, str], field: str, *, multiline: bool = False) -> dict[str, str]:
+    """``{locale: text}`` with served locales only and clean text (``src/kernel/text.py``); empty texts dropped."""
+    out = {}
+    for locale, text in values.items():
         if locale not in SUPPORTED_LOCALES:
             raise _invalid(field, f"locale {locale!r} is not one of {', '.join(SUPPORTED_LOCALES)}")
-    return {locale: text.strip() for locale, text in values.items() if text.strip()}
+        cleaned = clean_text(text, f"{field}.{locale}", multiline=multiline, allow_empty=True)
+        if cleaned:
+            out[locale] = cleaned
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,10 +237,7 @@ class OwnerService:
         """Validate and copy the fields sent in ``body`` onto ``prop`` (422 naming the first bad field)."""
         fields = {f: getattr(body, f) for f in body.__struct_fields__ if getattr(body, f) is not msgspec.UNSET}
         if "name" in fields:
-            name = fields["name"].strip()
-            if not name:
-                raise _invalid("name", "must not be empty")
-            prop.name = name
+            prop.name = clean_text(fields["name"], "name")
         if "kind" in fields:
             prop.kind = fields["kind"]
         if "commune" in fields:
@@ -253,7 +256,7 @@ class OwnerService:
             if not inside:
                 raise _invalid("location", f"is not in {commune.name} ({commune.code}); check the commune or the point")
         if "address" in fields:
-            prop.address = fields["address"].strip()
+            prop.address = clean_text(fields["address"], "address", allow_empty=True)
         if "phone" in fields:
             prop.phone = clean_phone(fields["phone"], "phone") if fields["phone"] else None
         if "email" in fields:
@@ -264,7 +267,7 @@ class OwnerService:
                 setattr(prop, name, time(int(hours), int(minutes)))
         for name in ("description", "house_rules"):
             if name in fields:
-                setattr(prop, name, _translations(fields[name], name))
+                setattr(prop, name, _translations(fields[name], name, multiline=True))
         if "amenities" in fields:
             prop.amenities = sorted(set(fields["amenities"]))
         if "photos" in fields:
@@ -347,7 +350,7 @@ class OwnerService:
                 raise _invalid("name", "needs a name in at least one locale")
             room_type.name = names
         if "description" in fields:
-            room_type.description = _translations(fields["description"], "description")
+            room_type.description = _translations(fields["description"], "description", multiline=True)
         for name in ("max_adults", "max_children", "max_occupancy", "size_m2", "is_active"):
             if name in fields:
                 setattr(room_type, name, fields[name])

@@ -214,7 +214,7 @@ class OwnerController(Controller):
         filters = _filters(property_id, status, check_in_from, check_in_to, q)
         return Response(await service.reservations(filters, limit, cursor), headers={"Cache-Control": _NO_STORE})
 
-    @get("/reservations.csv", media_type="text/csv; charset=utf-8", responses=problem_responses(401, 403, 422))
+    @get("/reservations.csv", media_type="text/csv", responses=problem_responses(401, 403, 422))
     async def reservations_csv(
         self,
         service: NamedDependency[OwnerService],
@@ -228,7 +228,7 @@ class OwnerController(Controller):
         filters = _filters(property_id, status, check_in_from, check_in_to, q)
         return Response(
             await service.reservations_csv(filters),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={"Cache-Control": _NO_STORE, "Content-Disposition": 'attachment; filename="reservations.csv"'},
         )
 

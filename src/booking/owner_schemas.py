@@ -224,6 +224,6 @@ class WalkIn(msgspec.Struct, forbid_unknown_fields=True):
     check_in: Annotated[str, msgspec.Meta(max_length=40)]
     check_out: Annotated[str, msgspec.Meta(max_length=40)]
     guest: GuestIn
-    adults: Annotated[int, msgspec.Meta(ge=1, le=60)] = 1
+    adults: Annotated[int, msgspec.Meta(ge=1, le=60)] = 2
     children: Annotated[int, msgspec.Meta(ge=0, le=40)] = 0
     rooms: Annotated[int, msgspec.Meta(ge=1, le=MAX_ROOMS)] = 1

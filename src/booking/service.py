@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import msgspec
-from sqlalchemy import Row, bindparam, update
+from sqlalchemy import Row, and_, bindparam, or_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from src.booking import codes, inventory, repository
 from src.booking.errors import (
     InvalidTransition,
+    NotForSale,
     PartyTooLarge,
     PropertyNotFound,
     ReservationNotFound,
@@ -57,7 +58,7 @@ from src.guide.geo import distances_m
 from src.guide.schemas import Location
 from src.kernel import idempotency
 from src.kernel.auth.identity import Identity
-from src.kernel.auth.tokens import issue_lookup_token, verify_lookup_token
+from src.kernel.auth.tokens import derive_lookup_token, verify_lookup_token
 from src.kernel.db import Reader, connection_reader, set_lock_timeout
 from src.kernel.localtime import nights as stay_nights
 from src.kernel.pagination import decode_cursor, encode_cursor, query_fingerprint
@@ -398,11 +399,14 @@ class ReservationService:
     for a row lock on PostgreSQL (a timeout is 409 busy with ``Retry-After``).
     """
 
-    def __init__(self, session: AsyncSession, locale: str, now: datetime, *, hold_minutes: int = 15) -> None:
+    def __init__(
+        self, session: AsyncSession, locale: str, now: datetime, *, lookup_key: str, hold_minutes: int = 15
+    ) -> None:
         self.session = session
         self.render = Renderer(locale)
         self.now = now
         self.hold_minutes = hold_minutes
+        self.lookup_key = lookup_key
 
     async def hold(
         self,
@@ -447,8 +451,14 @@ class ReservationService:
             )
         taken = await inventory.take_stay(session, body.room_type_id, stay.check_in, stay.check_out, body.rooms, now)
         if not isinstance(taken, list):
-            raise SoldOut(
-                f"fewer than {body.rooms} room(s) left on the night of {taken.isoformat()}", night=taken.isoformat()
+            if await inventory.for_sale(session, body.room_type_id, taken):
+                raise SoldOut(
+                    f"fewer than {body.rooms} room(s) left on the night of {taken.isoformat()}",
+                    night=taken.isoformat(),
+                )
+            raise NotForSale(
+                f"the night of {taken.isoformat()} is not on sale (no rate set, stop-sell, or not opened)",
+                night=taken.isoformat(),
             )
         arrival = taken[0]
         if arrival.closed_to_arrival:
@@ -469,7 +479,6 @@ class ReservationService:
             lines=parse_tax_fees(room.tax_fees),
             currency=room.currency,
         )
-        token, token_hash = issue_lookup_token()
         walk_in = source == ReservationSource.WALK_IN
         values: dict[str, Any] = {
             "property_id": body.property_id,
@@ -488,7 +497,6 @@ class ReservationService:
             "guest_phone": guest.phone,
             "guest_nationality": guest.nationality,
             "guest_passport_number": guest.passport_number,
-            "lookup_token_hash": token_hash,
             "currency": room.currency,
             "total_amount": priced.total,
             "price": priced.snapshot(),
@@ -498,7 +506,7 @@ class ReservationService:
             "created_at": now,
             "updated_at": now,
         }
-        code = await self._insert(values)
+        code, token = await self._insert(values)
         row = _Row(
             {
                 **values,
@@ -553,7 +561,10 @@ class ReservationService:
             now=self.now,
         )
         if replay is not None:
-            return replay.status_code, replay.body, True
+            answer = dict(replay.body)
+            if isinstance(answer.get("code"), str):  # the token is never stored in clear: derive it again
+                answer["lookup_token"] = derive_lookup_token(self.lookup_key, answer["code"])[0]
+            return replay.status_code, answer, True
         reservation = await self.hold(
             body,
             stay,
@@ -564,7 +575,8 @@ class ReservationService:
             room=room,
         )
         content = msgspec.to_builtins(reservation)
-        await idempotency.complete(self.session, scope=scope, key=key, status_code=201, body=content)
+        stored = {**content, "lookup_token": None}
+        await idempotency.complete(self.session, scope=scope, key=key, status_code=201, body=stored)
         return 201, content, False
 
     async def _bookable(self, body: BookingCreate, stay: Stay) -> repository.BookableRoomType | None:
@@ -586,7 +598,7 @@ class ReservationService:
             await set_lock_timeout(session, LOCK_TIMEOUT_MS)
         return room
 
-    async def _insert(self, values: dict[str, Any]) -> str:
+    async def _insert(self, values: dict[str, Any]) -> tuple[str, str]:
         """Insert the reservation under a fresh random code (retried on the rare collision, without aborting the
         transaction: ``ON CONFLICT (code) DO NOTHING``); the code."""
         dialect = self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
@@ -594,10 +606,11 @@ class ReservationService:
         connection = await self.session.connection()
         for _ in range(_CODE_ATTEMPTS):
             code = codes.new_code()
+            token, token_hash = derive_lookup_token(self.lookup_key, code)
             parameters = {f"{k}_v": v for k, v in values.items()}
-            parameters.update(id_v=uuid4(), code_v=code)
+            parameters.update(id_v=uuid4(), code_v=code, lookup_token_hash_v=token_hash)
             if (await connection.execute(statement, parameters)).first() is not None:
-                return code
+                return code, token
         raise RuntimeError("could not draw a free reservation code")  # pragma: no cover (odds ~10⁻⁴⁵)
 
     async def _find(self, code: str) -> Row[Any]:
@@ -640,7 +653,13 @@ class ReservationService:
                 update(_reservations)
                 .where(
                     _reservations.c.id == row.id,
-                    _reservations.c.status.in_([ReservationStatus.HELD, ReservationStatus.CONFIRMED]),
+                    or_(
+                        _reservations.c.status == ReservationStatus.CONFIRMED,
+                        and_(
+                            _reservations.c.status == ReservationStatus.HELD,
+                            _reservations.c.hold_expires_at > now,
+                        ),
+                    ),
                 )
                 .values(status=ReservationStatus.CANCELLED, cancelled_at=now, released_at=now, updated_at=now)
                 .returning(_reservations.c.id)
@@ -649,7 +668,11 @@ class ReservationService:
         if moved is not None:
             await inventory.give_back(session, row.room_type_id, row.check_in, row.check_out, row.rooms, now)
         else:
-            current = (await session.exec(select(_reservations.c.status).where(_reservations.c.id == row.id))).one()
+            status_now = select(_reservations.c.status, _reservations.c.hold_expires_at).where(
+                _reservations.c.id == row.id
+            )
+            found = (await session.exec(status_now)).one()
+            current = effective_status(found[0], found[1], now)
             if current != ReservationStatus.CANCELLED:
                 raise InvalidTransition(f"a reservation that is {current} cannot be cancelled")
         fresh = await self._find(row.code)

@@ -6,7 +6,6 @@ Services read through the repository and never commit (the request owns the tran
 import hashlib
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +43,7 @@ from src.kernel.db import Reader, connection_reader, utcnow
 from src.kernel.errors import InvalidParameter, NotFound, PreconditionFailed, PreconditionRequired
 from src.kernel.i18n import fallback_chain, pick
 from src.kernel.pagination import decode_cursor, encode_cursor, query_fingerprint
+from src.kernel.text import clean_text
 
 #: The shape of every issued slug and of a 2025 commune code; anything else cannot exist (404 without a query).
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -370,7 +370,6 @@ class CatalogueService:
 
 #: ``name_source`` of names an editor set (the importer's names say which source file they came from).
 EDITOR_SOURCE = "editor"
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def version_tag(slug: str, updated_at: datetime) -> str:
@@ -392,12 +391,8 @@ def if_match_allows(if_match: str, current: str) -> bool:
 
 def _clean_name(value: str, field: str) -> str:
     """``value`` in NFC without surrounding white space; ``InvalidParameter`` (422) when empty or holding control
-    characters."""
-    cleaned = unicodedata.normalize("NFC", value).strip()
-    if not cleaned or _CONTROL_CHARS.search(cleaned):
-        message = "must be a non-empty name without control characters"
-        raise InvalidParameter(f"{field} {message}", errors=[{"field": field, "source": "body", "message": message}])
-    return cleaned
+    or bidirectional formatting characters (``src/kernel/text.py``)."""
+    return clean_text(value, field)
 
 
 class EditorService:

@@ -425,3 +425,67 @@ async def test_restrictions(app: Litestar, client: httpx.AsyncClient) -> None:
     assert (await nights_sold(app, room_type_id)) == {}
     ok = await client.post("/v1/bookings", json=body(property_id, room_type_id, future(40), future(42)), headers=key())
     assert ok.status_code == 201, ok.text
+
+
+async def test_the_lookup_token_is_never_stored_in_clear(app: Litestar, client: httpx.AsyncClient) -> None:
+    from sqlalchemy import text
+
+    _, property_id, room_type_id = await bookable_room_type(app, allotment=2)
+    sent = body(property_id, room_type_id, future(11), future(12))
+    headers = key()
+    first = (await client.post("/v1/bookings", json=sent, headers=headers)).json()
+    token = first["lookup_token"]
+    async with unit_of_work(app.state.engine) as session:
+        stored = (
+            await session.exec(  # type: ignore[call-overload]
+                text("SELECT response FROM idempotency_key WHERE key = :k"), params={"k": headers["Idempotency-Key"]}
+            )
+        ).one()[0]
+    assert token not in str(stored)
+    again = await client.post("/v1/bookings", json=sent, headers=headers)
+    assert again.json()["lookup_token"] == token  # derived again for the replay
+    read = await client.get(f"/v1/bookings/{first['code']}", headers={"X-Booking-Token": token})
+    assert read.status_code == 200
+
+
+async def test_a_lapsed_hold_cannot_be_cancelled_whether_or_not_the_job_ran(
+    app: Litestar, client: httpx.AsyncClient
+) -> None:
+    _, property_id, room_type_id = await bookable_room_type(app, allotment=1)
+    made = (
+        await client.post("/v1/bookings", json=body(property_id, room_type_id, future(13), future(14)), headers=key())
+    ).json()
+    with clock(app, utcnow() + timedelta(minutes=16)):
+        response = await client.post(
+            f"/v1/bookings/{made['code']}/cancel", headers={"X-Booking-Token": made["lookup_token"]}
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "invalid_transition"
+        assert "expired" in response.json()["detail"]
+
+
+async def test_nights_not_on_sale_are_told_apart_from_sold_out(app: Litestar, client: httpx.AsyncClient) -> None:
+    _, property_id, _ = await bookable_room_type(app)
+    room_type_id = await make_room_type(app, property_id)
+    await open_calendar(app, room_type_id, future(50), future(51), price=None)  # opened without a rate
+    await open_calendar(app, room_type_id, future(51), future(52), stop_sell=True)
+    await open_calendar(app, room_type_id, future(52), future(53), allotment=0)
+    for start, code in [(50, "not_for_sale"), (51, "not_for_sale"), (52, "sold_out"), (60, "not_for_sale")]:
+        response = await client.post(
+            "/v1/bookings", json=body(property_id, room_type_id, future(start), future(start + 1)), headers=key()
+        )
+        assert response.status_code == 409, response.text
+        assert response.json()["code"] == code
+        assert response.json()["night"] == future(start).isoformat()
+
+
+@pytest.mark.parametrize("name", ["Bad\u202eName", "a\u0000b", "Esc\u001b[31m", "x\u2066y"])
+async def test_guest_names_with_control_or_bidi_characters_are_refused(
+    app: Litestar, client: httpx.AsyncClient, name: str
+) -> None:
+    _, property_id, room_type_id = await bookable_room_type(app)
+    sent = body(property_id, room_type_id, future(5), future(6))
+    sent["guest"]["name"] = name
+    response = await client.post("/v1/bookings", json=sent, headers=key())
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "guest.name"

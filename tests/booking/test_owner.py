@@ -403,3 +403,30 @@ async def test_calendar_bad_ranges(app: Litestar, client: httpx.AsyncClient) -> 
         assert response.status_code in (400, 422), (sent, response.text)
     _ = uuid
     _ = clock
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"name": "a\u0000b"}, "name"),
+        ({"name": "Bad\u202eName"}, "name"),
+        ({"address": "Line1\u001b[31mred"}, "address"),
+        ({"description": {"vi": "a\u0000b"}}, "description.vi"),
+    ],
+)
+async def test_owner_text_with_control_or_bidi_characters_is_refused(
+    app: Litestar, client: httpx.AsyncClient, change: dict[str, Any], field: str
+) -> None:
+    headers = await owner(app, client)
+    response = await client.post("/v1/owner/properties", json={**NEW_PROPERTY, **change}, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+    ok = await client.post(
+        "/v1/owner/properties", json={**NEW_PROPERTY, "description": {"vi": "Dòng 1\nDòng 2"}}, headers=headers
+    )
+    assert ok.status_code == 201
+    assert ok.json()["description"]["vi"] == "Dòng 1\nDòng 2"
+    room = await client.post(
+        f"/v1/owner/properties/{ok.json()['id']}/room-types", json={"name": {"vi": "Phòng\u0007"}}, headers=headers
+    )
+    assert room.status_code == 422

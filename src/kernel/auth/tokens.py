@@ -13,6 +13,7 @@ Guest lookup tokens (``issue_lookup_token``/``verify_lookup_token``) prove acces
 (a booking's ``X-Booking-Token``): 256 random bits, only their SHA-256 is stored, compared in constant time.
 """
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -109,6 +110,16 @@ LOOKUP_TOKEN_BYTES = 32
 def issue_lookup_token() -> tuple[str, str]:
     """A new guest lookup token and the hash to store: ``(token shown once to the guest, sha256 hex)``."""
     token = secrets.token_urlsafe(LOOKUP_TOKEN_BYTES)
+    return token, token_digest(token)
+
+
+def derive_lookup_token(key: str, subject: str) -> tuple[str, str]:
+    """A lookup token bound to ``subject`` (a reservation code) and the service's secret ``key``, and the hash to
+    store: ``base64url(HMAC-SHA256(key, "lookup-token\n" + subject))``, 256 bits, unguessable without the key.
+    Being derived, it can be shown again (an idempotent replay of the creation answer) without ever being stored
+    in clear; the stored hash keeps verifying it should the key later change."""
+    mac = hmac.new(key.encode(), f"lookup-token\n{subject}".encode(), hashlib.sha256).digest()
+    token = base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
     return token, token_digest(token)
 
 
