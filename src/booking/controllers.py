@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 
-from src.booking.deps import provide_property_service, provide_reservation_service
+from src.booking.deps import provide_booking_service, provide_property_service
 from src.booking.models import PropertyKind
 from src.booking.occupancy import MAX_ADULTS, MAX_CHILDREN, MAX_ROOMS
 from src.booking.repository import Area, Party
@@ -156,7 +156,7 @@ class PropertyController(Controller):
 class BookingController(Controller):
     path = "/v1/bookings"
     tags = ["booking"]
-    dependencies = {"service": Provide(provide_reservation_service)}
+    dependencies = {"service": Provide(provide_booking_service)}
 
     @post("/", status_code=201, security=OPTIONAL_AUTH, responses=problem_responses(400, 401, 404, 409, 422))
     async def create(

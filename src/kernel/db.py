@@ -90,12 +90,32 @@ def create_engine(url: str, *, echo: bool = False, read_only: bool = False) -> A
     Creating the engine does no I/O; the first connection is opened on first use.
     """
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": 30},
+            json_serializer=_json_text,
+            json_deserializer=msgspec.json.decode,
+        )
         sync_engine: Engine = engine.sync_engine
         event.listen(sync_engine, "connect", _sqlite_on_connect)
         event.listen(sync_engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        json_serializer=_json_text,
+        json_deserializer=msgspec.json.decode,
+    )
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns written with ``msgspec`` (several times faster than ``json.dumps`` on the snapshots and
+    stored answers a booking writes); the same JSON text, non-ASCII kept as UTF-8."""
+    return msgspec.json.encode(value).decode()
 
 
 class Reader(ABC):
