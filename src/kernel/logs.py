@@ -7,6 +7,7 @@ A line logged while a request is being served (by our code, by Litestar, or uvic
 
 import copy
 import logging
+import re
 from contextvars import ContextVar
 from typing import Any
 
@@ -24,6 +25,21 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = REQUEST_ID.get()
+        return True
+
+
+#: Paths whose last segment is a secret (the iCal export's capability URL): access lines show it redacted.
+_SECRET_PATH = re.compile(r"^(/v1/ical/)[^/?]+")
+
+
+class SecretPathFilter(logging.Filter):
+    """Redacts capability secrets in uvicorn's access lines (``GET /v1/ical/<secret>.ics`` is logged as
+    ``/v1/ical/[redacted]``): a URL that grants access must not end up in log storage. Never drops a record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "/v1/ical/" in args[2]:
+            record.args = (*args[:2], _SECRET_PATH.sub(r"\1[redacted]", args[2]), *args[3:])
         return True
 
 
@@ -45,9 +61,9 @@ def uvicorn_log_config() -> dict[str, Any]:
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"request_id": {"()": RequestIdFilter}}
-    for handler in config["handlers"].values():
-        handler["filters"] = ["request_id"]
+    config["filters"] = {"request_id": {"()": RequestIdFilter}, "secret_paths": {"()": SecretPathFilter}}
+    for name, handler in config["handlers"].items():
+        handler["filters"] = ["request_id", "secret_paths"] if name == "access" else ["request_id"]
     config["formatters"]["default"]["fmt"] = "%(levelprefix)s [%(request_id)s] %(message)s"
     config["formatters"]["access"]["fmt"] = (
         '%(levelprefix)s [%(request_id)s] %(client_addr)s - "%(request_line)s" %(status_code)s'

@@ -177,3 +177,17 @@ async def test_overlong_lang_is_a_422_that_does_not_echo_it_whole(client: httpx.
     response = await client.get("/v1/communes", params={"lang": "en-" + "a" * 5000})
     assert response.status_code == 422
     assert len(response.json()["detail"]) < 200
+
+
+def test_access_lines_redact_ical_secrets() -> None:
+    import logging
+
+    from src.kernel.logs import SecretPathFilter
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', None, None)
+    record.args = ("127.0.0.1:5000", "GET", "/v1/ical/s3cr3tT0ken.ics?x=1", "1.1", 200)
+    assert SecretPathFilter().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "GET /v1/ical/[redacted]?x=1 HTTP/1.1" 200'
+    other = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "%s %s %s", ("a", "GET", "/v1/x"), None)
+    assert SecretPathFilter().filter(other)
+    assert other.getMessage() == "a GET /v1/x"
