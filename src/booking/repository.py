@@ -18,6 +18,7 @@ from sqlalchemy import Row, and_, bindparam, func, select
 from src.booking.models import InventoryNight, Property, Reservation, ReservationStatus, RoomType
 from src.guide.geo import Box
 from src.guide.models import Commune
+from src.kernel import idempotency
 from src.kernel.db import Reader
 
 _property = Property.__table__  # type: ignore[attr-defined]
@@ -277,6 +278,9 @@ class BookableRoomType:
     max_occupancy: int
     departure_closed: bool
     has_lapsed_holds: bool = True
+    #: The row read, with the stored idempotent answer's columns when a key was given
+    #: (``src.kernel.idempotency.lookup_columns``).
+    row: Any = None
 
 
 _DEPARTURE_CLOSED = (
@@ -327,8 +331,14 @@ def _bookable(*extra: Any) -> Any:
 
 #: Built once with bind parameters: it runs in every booking transaction. The PostgreSQL form also sets the
 #: transaction's ``lock_timeout`` (``set_config(..., true)`` is ``SET LOCAL``), saving a round trip per hold.
-_BOOKABLE = _bookable()
-_BOOKABLE_PG = _bookable(func.set_config("lock_timeout", bindparam("lock_timeout"), True).label("lock_timeout_set"))
+_SET_LOCK_TIMEOUT = func.set_config("lock_timeout", bindparam("lock_timeout"), True).label("lock_timeout_set")
+_BOOKABLE = {
+    (postgresql, keyed): _bookable(
+        *((_SET_LOCK_TIMEOUT,) if postgresql else ()), *(idempotency.lookup_columns() if keyed else ())
+    )
+    for postgresql in (False, True)
+    for keyed in (False, True)
+}
 
 
 async def bookable_room_type(
@@ -340,12 +350,13 @@ async def bookable_room_type(
     now: datetime,
     *,
     lock_timeout_ms: int | None = None,
+    idempotency_key: tuple[str, str] | None = None,
 ) -> BookableRoomType | None:
     """The active room type ``room_type_id`` of the listed property ``property_id`` (``None`` otherwise), with
     whether ``check_out`` is closed to departure (a scalar subquery on its inventory row) and whether lapsed holds
     still occupy the stay (``has_lapsed_holds``: only then does the booking release them). With
     ``lock_timeout_ms`` (PostgreSQL only) the statement also sets the transaction's ``lock_timeout``, when the room
-    type exists."""
+    type exists; with ``idempotency_key`` (``(scope, key)``) it also reads that key's stored answer."""
     parameters: dict[str, Any] = {
         "room_type_id": room_type_id,
         "property_id": property_id,
@@ -353,10 +364,11 @@ async def bookable_room_type(
         "check_out": check_out,
         "now": now,
     }
-    statement = _BOOKABLE
     if lock_timeout_ms is not None:
-        statement = _BOOKABLE_PG
         parameters["lock_timeout"] = str(int(lock_timeout_ms))
+    if idempotency_key is not None:
+        parameters[idempotency.LOOKUP_SCOPE], parameters[idempotency.LOOKUP_KEY] = idempotency_key
+    statement = _BOOKABLE[(lock_timeout_ms is not None, idempotency_key is not None)]
     row = (await reader.execute(statement, parameters)).first()
     if row is None:
         return None
@@ -375,6 +387,7 @@ async def bookable_room_type(
         max_occupancy=row.max_occupancy,
         departure_closed=bool(row.departure_closed),
         has_lapsed_holds=bool(row.has_lapsed_holds),
+        row=row,
     )
 
 

@@ -551,15 +551,10 @@ class ReservationService:
         )
         user_id = identity.id if identity is not None else None
         scope = idempotency.scope_of(user_id)
-        room = await self._bookable(body, stay)
-        replay = await idempotency.begin(
-            self.session,
-            scope=scope,
-            key=key,
-            route=route,
-            fingerprint=idempotency.fingerprint(route, msgspec.to_builtins(body)),
-            now=self.now,
-        )
+        digest = idempotency.fingerprint(route, msgspec.to_builtins(body))
+        room = await self._bookable(body, stay, (scope, key))
+        found = room.row if room is not None else await idempotency.stored_answer(self.session, scope=scope, key=key)
+        replay = idempotency.replay_of(found, route=route, fingerprint=digest, now=self.now)
         if replay is not None:
             answer = dict(replay.body)
             if isinstance(answer.get("code"), str):  # the token is never stored in clear: derive it again
@@ -575,11 +570,21 @@ class ReservationService:
             room=room,
         )
         content = msgspec.to_builtins(reservation)
-        stored = {**content, "lookup_token": None}
-        await idempotency.complete(self.session, scope=scope, key=key, status_code=201, body=stored)
+        await idempotency.record(
+            self.session,
+            scope=scope,
+            key=key,
+            route=route,
+            fingerprint=digest,
+            status_code=201,
+            body={**content, "lookup_token": None},
+            now=self.now,
+        )
         return 201, content, False
 
-    async def _bookable(self, body: BookingCreate, stay: Stay) -> repository.BookableRoomType | None:
+    async def _bookable(
+        self, body: BookingCreate, stay: Stay, idempotency_key: tuple[str, str] | None = None
+    ) -> repository.BookableRoomType | None:
         """The room type to book, read in the booking transaction; on PostgreSQL the same statement sets its
         ``lock_timeout`` (a separate ``SET LOCAL`` when the room type does not exist, so that any later wait is
         bounded too)."""
@@ -593,6 +598,7 @@ class ReservationService:
             stay.check_out,
             self.now,
             lock_timeout_ms=LOCK_TIMEOUT_MS if postgresql else None,
+            idempotency_key=idempotency_key,
         )
         if room is None:
             await set_lock_timeout(session, LOCK_TIMEOUT_MS)

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -187,6 +187,112 @@ async def complete(session: AsyncSession, *, scope: str, key: str, status_code: 
     await connection.execute(
         _COMPLETE, {"scope_": scope, "key_": key, "status_code_v": status_code, "response_v": body}
     )
+
+
+# --- the record-at-end form ------------------------------------------------------------------------------------
+#
+# For an operation whose every effect is in this database transaction (a booking hold), the key need not be claimed
+# first: the stored answer is looked up with the operation's first read (``lookup_columns``, folded into it), and the
+# key is written once, with its answer, by the operation's last statement (``record``). A concurrent duplicate that
+# read no answer does the work too, then meets the first one's key at ``record``: it gets 409 and its transaction
+# rolls back, taking its effects with it. Operations with effects outside the database (a payment provider's API)
+# must claim first (``begin``/``complete``): their effect cannot be rolled back.
+
+#: Bind parameters the lookup columns use.
+LOOKUP_SCOPE = "idem_scope"
+LOOKUP_KEY = "idem_key"
+
+
+def _lookup(column: Any, label: str) -> Any:
+    return (
+        select(column)
+        .where(_records.c.scope == bindparam(LOOKUP_SCOPE), _records.c.key == bindparam(LOOKUP_KEY))
+        .scalar_subquery()
+        .label(label)
+    )
+
+
+def lookup_columns() -> tuple[Any, ...]:
+    """Scalar subqueries (labelled ``idem_fingerprint``, ``idem_route``, ``idem_status``, ``idem_response``,
+    ``idem_expires``) reading the stored answer of ``(:idem_scope, :idem_key)``, to add to the operation's first
+    SELECT; all ``NULL`` when the key is new."""
+    return (
+        _lookup(_records.c.fingerprint, "idem_fingerprint"),
+        _lookup(_records.c.route, "idem_route"),
+        _lookup(_records.c.status_code, "idem_status"),
+        _lookup(_records.c.response, "idem_response"),
+        _lookup(_records.c.expires_at, "idem_expires"),
+    )
+
+
+async def stored_answer(session: AsyncSession, *, scope: str, key: str) -> Any:
+    """The lookup columns read on their own (when the operation's first read found no row to carry them)."""
+    connection = await session.connection()
+    return (await connection.execute(select(*lookup_columns()), {LOOKUP_SCOPE: scope, LOOKUP_KEY: key})).first()
+
+
+def replay_of(found: Any, *, route: str, fingerprint: str, now: datetime) -> Replay | None:
+    """The answer to replay from the lookup columns of ``found`` (a row), ``None`` when the key is new or expired;
+    ``IdempotencyKeyReused`` (422) when it came with another body or route."""
+    if found is None or found.idem_fingerprint is None:
+        return None
+    expires = found.idem_expires
+    if isinstance(expires, datetime) and expires.tzinfo is None:  # SQLite keeps no offset: stored in UTC
+        expires = expires.replace(tzinfo=UTC)
+    if expires is not None and expires <= now:
+        return None
+    if found.idem_fingerprint != fingerprint or found.idem_route != route:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used with another request body; use a new key for a new request"
+        )
+    response = found.idem_response
+    if isinstance(response, str | bytes):  # a scalar subquery of a JSON column comes back undecoded on SQLite
+        response = json.loads(response)
+    return Replay(status_code=int(found.idem_status), body=dict(response))
+
+
+_RECORDS = {
+    name: insert(_records)
+    .values({column: bindparam(f"{column}_v") for column in _CLAIM_COLUMNS})
+    .on_conflict_do_update(
+        index_elements=["scope", "key"],
+        set_={column: bindparam(f"{column}_v") for column in _CLAIM_COLUMNS if column not in ("scope", "key")},
+        where=_records.c.expires_at <= bindparam("now_v"),
+    )
+    .returning(_records.c.key)
+    for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    scope: str,
+    key: str,
+    route: str,
+    fingerprint: str,
+    status_code: int,
+    body: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Write ``(scope, key)`` with its answer as the operation's last statement (an expired key is overwritten).
+    ``IdempotencyKeyInProgress`` (409) when a concurrent request with the same key got there first: the caller's
+    transaction then rolls back, so the work is done once."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    values = {
+        "scope_v": scope,
+        "key_v": key,
+        "fingerprint_v": fingerprint,
+        "route_v": route,
+        "status_code_v": status_code,
+        "response_v": body,
+        "created_at_v": now,
+        "expires_at_v": now + KEY_TTL,
+        "now_v": now,
+    }
+    connection = await session.connection()
+    if (await connection.execute(_RECORDS[dialect], values)).first() is None:
+        raise IdempotencyKeyInProgress("another request with this Idempotency-Key was processed meanwhile; retry")
 
 
 async def purge_expired(session: AsyncSession, now: datetime, limit: int = 10_000) -> int:

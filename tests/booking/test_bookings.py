@@ -489,3 +489,30 @@ async def test_guest_names_with_control_or_bidi_characters_are_refused(
     response = await client.post("/v1/bookings", json=sent, headers=key())
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "guest.name"
+
+
+async def test_an_expired_key_counts_as_new(app: Litestar, client: httpx.AsyncClient) -> None:
+    from sqlalchemy import text
+
+    _, property_id, room_type_id = await bookable_room_type(app, allotment=3)
+    headers = key()
+    first = await client.post(
+        "/v1/bookings", json=body(property_id, room_type_id, future(16), future(17)), headers=headers
+    )
+    assert first.status_code == 201
+    async with unit_of_work(app.state.engine) as session:  # 25 hours later, before the purge ran
+        await session.exec(  # type: ignore[call-overload]
+            text("UPDATE idempotency_key SET expires_at = :t WHERE key = :k"),
+            params={"t": (utcnow() - timedelta(hours=1)).replace(tzinfo=None), "k": headers["Idempotency-Key"]},
+        )
+    other = await client.post(
+        "/v1/bookings", json=body(property_id, room_type_id, future(18), future(19), adults=1), headers=headers
+    )
+    assert other.status_code == 201, other.text
+    assert "idempotent-replayed" not in other.headers
+    assert other.json()["code"] != first.json()["code"]
+    replay = await client.post(
+        "/v1/bookings", json=body(property_id, room_type_id, future(18), future(19), adults=1), headers=headers
+    )
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["code"] == other.json()["code"]
