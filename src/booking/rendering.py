@@ -5,7 +5,7 @@ from datetime import date, time
 from typing import Any
 
 from src.booking import policy as policies
-from src.booking.pricing import parse_tax_fees
+from src.booking.pricing import Quote, TaxFeeLine, parse_tax_fees
 from src.booking.schemas import (
     CancellationTerm,
     CancellationTerms,
@@ -24,10 +24,11 @@ from src.kernel.money import Money, money
 class Renderer:
     """Renders for one ``locale`` (a served BCP 47 tag)."""
 
-    __slots__ = ("locale",)
+    __slots__ = ("_line_names", "locale")
 
     def __init__(self, locale: str) -> None:
         self.locale = locale
+        self._line_names: dict[int, tuple[TaxFeeLine, str, str]] = {}
 
     def money(self, amount: int, currency: str) -> Money:
         return money(amount, currency, self.locale)
@@ -85,6 +86,46 @@ class Renderer:
             taxes_and_fees=lines,
             total=self.money(snapshot["total"], currency),
         )
+
+    def quote(self, quote: Quote) -> PriceBreakdown:
+        """A fresh ``Quote`` as the API shows it (the same shape as ``price`` of its snapshot, built without the
+        snapshot's intermediate dictionaries: availability renders one per offer)."""
+        currency = quote.currency
+        money_of = self.money
+        nights = [
+            PriceNight(date=n.night, rate=money_of(n.rate, currency), amount=money_of(n.amount, currency))
+            for n in quote.nights
+        ]
+        lines = []
+        for charge in quote.charges:
+            line = charge.line
+            name, name_locale = self._line_name(line)
+            lines.append(
+                TaxFee(
+                    code=line.code,
+                    name=name,
+                    name_locale=name_locale,
+                    kind=line.kind,
+                    included=line.included,
+                    amount=money_of(charge.amount, currency),
+                    rate_bp=line.rate_bp,
+                    per=line.per,
+                )
+            )
+        return PriceBreakdown(
+            currency=currency,
+            rooms=quote.rooms,
+            nights=nights,
+            subtotal=money_of(quote.subtotal, currency),
+            taxes_and_fees=lines,
+            total=money_of(quote.total, currency),
+        )
+
+    def _line_name(self, line: TaxFeeLine) -> tuple[str, str]:
+        cached = self._line_names.get(id(line))
+        if cached is None or cached[0] is not line:
+            cached = self._line_names[id(line)] = (line, *self.name(line.name))
+        return cached[1], cached[2]
 
     def tax_fee_rules(self, lines: list[dict[str, Any]], currency: str) -> list[TaxFeeRule]:
         out = []

@@ -177,7 +177,7 @@ class PropertyService:
                 lines=lines,
                 currency=row.currency,
             )
-            price = self.render.price(priced.snapshot())
+            price = self.render.quote(priced)
             name, name_locale = self.render.name(row.room_type_name)
             offer = Offer(
                 room_type_id=row.room_type_id,
