@@ -15,9 +15,10 @@ from src.booking.models import PropertyKind
 from src.booking.occupancy import MAX_ADULTS, MAX_CHILDREN, MAX_ROOMS
 from src.booking.repository import Area, Party
 from src.booking.schemas import BookingCreate, Cancellation, PropertyDetail, PropertyPage, Reservation
-from src.booking.service import AvailabilityQuery, Near, PropertyService, ReservationService
+from src.booking.service import AvailabilityQuery, PropertyService, ReservationService
 from src.booking.stays import parse_local_date, validate_stay
 from src.guide.geo import circle_box, parse_bbox
+from src.guide.service import MAX_RADIUS_KM, near_of
 from src.kernel.auth.backend import OPTIONAL_AUTH
 from src.kernel.auth.identity import Identity
 from src.kernel.errors import InvalidParameter, problem_responses
@@ -27,7 +28,6 @@ from src.kernel.pagination import DEFAULT_LIMIT, MAX_LIMIT
 #: Availability changes with every booking: clients and proxies must revalidate (the ETag still saves bytes).
 _NO_CACHE = "no-cache"
 _PRIVATE = "private, no-store"
-MAX_RADIUS_KM = 200.0
 
 LocalDate = Annotated[
     str, Parameter(max_length=40, description="Local date YYYY-MM-DD in Asia/Ho_Chi_Minh (a timestamp is a 422).")
@@ -54,21 +54,6 @@ BookingToken = Annotated[
 def _identity(request: Request[Any, Any, Any]) -> Identity | None:
     user = request.scope.get("user")
     return user if isinstance(user, Identity) else None
-
-
-def _near(lat: float | None, lon: float | None, radius_km: float | None) -> Near | None:
-    given = {"lat": lat, "lon": lon, "radius_km": radius_km}
-    if all(v is None for v in given.values()):
-        return None
-    missing = [name for name, v in given.items() if v is None]
-    if missing:
-        raise InvalidParameter(
-            "lat, lon and radius_km go together; missing: " + ", ".join(missing),
-            errors=[
-                {"field": name, "source": "query", "message": "required with lat/lon/radius_km"} for name in missing
-            ],
-        )
-    return Near(lat=float(lat or 0), lon=float(lon or 0), radius_km=float(radius_km or 0))
 
 
 class PropertyController(Controller):
@@ -107,7 +92,7 @@ class PropertyController(Controller):
         stay = validate_stay(
             parse_local_date(check_in, "check_in"), parse_local_date(check_out, "check_out"), now=service.now
         )
-        near = _near(lat, lon, radius_km)
+        near = near_of(lat, lon, radius_km)
         boxes = []
         if bbox is not None:
             boxes.append(parse_bbox(bbox))

@@ -36,10 +36,6 @@ class Guest:
     passport_number: str | None
 
 
-def _invalid(field: str, message: str, source: str = "body") -> InvalidParameter:
-    return InvalidParameter(f"{field}: {message}", errors=[{"field": field, "source": source, "message": message}])
-
-
 def clean_name(value: str, field: str = "guest.name") -> str:
     """``value`` in NFC without surrounding space; 422 when empty or holding control or bidirectional formatting
     characters (``src/kernel/text.py``)."""
@@ -51,7 +47,7 @@ def clean_email(value: str, field: str = "guest.email") -> str:
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise _invalid(field, str(exc)) from None
+        raise InvalidParameter.of_field(field, str(exc)) from None
 
 
 def clean_phone(value: str, field: str = "guest.phone") -> str:
@@ -59,9 +55,11 @@ def clean_phone(value: str, field: str = "guest.phone") -> str:
     try:
         number = phonenumbers.parse(value, HOME_COUNTRY)
     except phonenumbers.NumberParseException:
-        raise _invalid(field, "is not a phone number") from None
+        raise InvalidParameter.of_field(field, "is not a phone number") from None
     if not phonenumbers.is_valid_number(number):
-        raise _invalid(field, "is not a valid phone number (write it with its country code, e.g. +84...)")
+        raise InvalidParameter.of_field(
+            field, "is not a valid phone number (write it with its country code, e.g. +84...)"
+        )
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
@@ -69,7 +67,7 @@ def clean_nationality(value: str, field: str = "guest.nationality") -> str:
     """The upper-case ISO 3166-1 alpha-2 code; 422 when it is not an assigned one."""
     code = value.strip().upper()
     if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-        raise _invalid(field, "must be an ISO 3166-1 alpha-2 country code such as VN, CN, FR, KR, US")
+        raise InvalidParameter.of_field(field, "must be an ISO 3166-1 alpha-2 country code such as VN, CN, FR, KR, US")
     return code
 
 
@@ -77,7 +75,7 @@ def clean_passport(value: str, field: str = "guest.passport_number") -> str:
     """The passport number upper-cased without spaces; 422 unless 5 to 20 letters and digits."""
     compact = re.sub(r"\s", "", value).upper()
     if not _PASSPORT.match(compact):
-        raise _invalid(field, "must be 5 to 20 letters and digits")
+        raise InvalidParameter.of_field(field, "must be 5 to 20 letters and digits")
     return compact
 
 
@@ -96,7 +94,7 @@ def clean_guest(
     cleaned_email = clean_email(email) if email else None
     cleaned_phone = clean_phone(phone) if phone else None
     if require_contact and cleaned_email is None and cleaned_phone is None:
-        raise _invalid("guest.email", "give an email address or a phone number (or both)")
+        raise InvalidParameter.of_field("guest.email", "give an email address or a phone number (or both)")
     return Guest(
         name=clean_name(name),
         nationality=clean_nationality(nationality),

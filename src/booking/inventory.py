@@ -15,13 +15,13 @@ by ``(room_type_id, night)``.
 Expired holds never count as sold: a held reservation whose ``hold_expires_at`` has passed gives its nights back
 inside the very transaction that needs them (``release_expired_holds`` with the stay's room type and nights), and
 a periodic job releases the rest; readers of availability add back what lapsed holds still occupy
-(``lapsed_rooms``). Releasing is conditional on the reservation's status (``held`` -> ``expired``), so two
-transactions never give the same nights back twice.
+(``src.booking.repository.lapsed_rooms``). Releasing is conditional on the reservation's status (``held`` ->
+``expired``), so two transactions never give the same nights back twice.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -44,24 +44,12 @@ class TakenNight:
     closed_to_arrival: bool
 
 
+#: How long a statement of a transaction that writes inventory waits for a row lock before it gives up (PostgreSQL
+#: ``lock_timeout``, milliseconds): the request then answers 409 busy with ``Retry-After``.
+LOCK_TIMEOUT_MS = 2000
+
 _inventory = InventoryNight.__table__  # type: ignore[attr-defined]
 _reservation = Reservation.__table__  # type: ignore[attr-defined]
-
-#: The take, built once with bind parameters: statements on the booking path are reused objects, so SQLAlchemy
-#: neither rebuilds the expression nor recomputes its cache key per request (issue 7 profile: building and keying
-#: statements was a third of a hold's CPU).
-_TAKE = (
-    update(_inventory)
-    .where(
-        _inventory.c.room_type_id == bindparam("b_room_type_id"),
-        _inventory.c.night == bindparam("b_night"),
-        _inventory.c.stop_sell.is_(False),
-        _inventory.c.price.is_not(None),
-        _inventory.c.allotment - _inventory.c.sold - _inventory.c.blocked >= bindparam("b_rooms"),
-    )
-    .values(sold=_inventory.c.sold + bindparam("b_add"), updated_at=bindparam("b_now"))
-    .returning(_inventory.c.price, _inventory.c.min_stay, _inventory.c.closed_to_arrival)
-)
 
 #: Lapsed holds overlapping one stay of one room type (the booking transaction's own release).
 _LAPSED_ON_STAY = (
@@ -76,22 +64,6 @@ _LAPSED_ON_STAY = (
     .order_by(_reservation.c.id)
     .limit(bindparam("limit"))
 )
-
-
-async def take_night(
-    session: AsyncSession, room_type_id: UUID, night: date, rooms: int, now: datetime
-) -> TakenNight | None:
-    """Add ``rooms`` to ``sold`` on ``night`` if that many are free and the night is for sale (a rate is set, no
-    stop-sell); ``None`` when it could not be taken (nothing changed)."""
-    connection = await session.connection()
-    row = (
-        await connection.execute(
-            _TAKE, {"b_room_type_id": room_type_id, "b_night": night, "b_rooms": rooms, "b_add": rooms, "b_now": now}
-        )
-    ).first()
-    if row is None:
-        return None
-    return TakenNight(night=night, price=int(row.price), min_stay=int(row.min_stay), closed_to_arrival=bool(row[2]))
 
 
 #: The stay's rows, locked in night order (PostgreSQL's LockRows sits above the sort: rows are locked in ORDER BY
@@ -155,6 +127,15 @@ async def take_stay(
     return taken
 
 
+async def take_night(
+    session: AsyncSession, room_type_id: UUID, night: date, rooms: int, now: datetime
+) -> TakenNight | None:
+    """``take_stay`` for the one night ``night``: the taken night, or ``None`` when it could not be taken (nothing
+    changed)."""
+    taken = await take_stay(session, room_type_id, night, night + timedelta(days=1), rooms, now)
+    return taken[0] if isinstance(taken, list) else None
+
+
 async def give_back(
     session: AsyncSession, room_type_id: UUID, check_in: date, check_out: date, rooms: int, now: datetime
 ) -> None:
@@ -177,14 +158,6 @@ async def for_sale(session: AsyncSession, room_type_id: UUID, night: date) -> bo
     )
     row = (await session.exec(statement)).first()
     return row is not None and row[0] is not None and not row[1]
-
-
-async def departure_closed(session: AsyncSession, room_type_id: UUID, check_out: date) -> bool:
-    """Whether ``check_out`` is closed to departure for the room type (a row for that date with CTD set)."""
-    statement = select(_inventory.c.closed_to_departure).where(
-        _inventory.c.room_type_id == room_type_id, _inventory.c.night == check_out
-    )
-    return bool((await session.exec(statement)).first())
 
 
 async def release_expired_holds(
@@ -243,37 +216,6 @@ async def release_expired_holds(
         await give_back(session, row.room_type_id, row.check_in, row.check_out, row.rooms, now)
         expired.append(reservation_id)
     return expired
-
-
-async def lapsed_rooms(
-    session: AsyncSession, room_type_ids: Sequence[UUID], check_in: date, check_out: date, now: datetime
-) -> dict[tuple[UUID, date], int]:
-    """Rooms still counted in ``sold`` by holds that lapsed before ``now`` and were not yet released, per
-    ``(room_type_id, night)`` of ``[check_in, check_out)``: what availability adds back to be right before any job
-    runs. Reads the partial index of held reservations; usually empty."""
-    if not room_type_ids:
-        return {}
-    rows = (
-        await session.exec(
-            select(
-                col(Reservation.room_type_id),
-                col(Reservation.check_in),
-                col(Reservation.check_out),
-                col(Reservation.rooms),
-            ).where(
-                col(Reservation.status) == ReservationStatus.HELD,
-                col(Reservation.hold_expires_at) <= now,
-                col(Reservation.room_type_id).in_(room_type_ids),
-                col(Reservation.check_in) < check_out,
-                col(Reservation.check_out) > check_in,
-            )
-        )
-    ).all()
-    lapsed: dict[tuple[UUID, date], int] = {}
-    for room_type_id, start, end, rooms in rows:
-        for night in stay_nights(max(start, check_in), min(end, check_out)):
-            lapsed[(room_type_id, night)] = lapsed.get((room_type_id, night), 0) + rooms
-    return lapsed
 
 
 async def sold_by_reservations(session: AsyncSession, room_type_id: UUID, night: date) -> int:

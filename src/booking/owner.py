@@ -17,8 +17,6 @@ from uuid import UUID
 
 import msgspec
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 from sqlmodel import select as orm_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,6 +31,7 @@ from src.booking.errors import (
 )
 from src.booking.events import property_changed
 from src.booking.guests import clean_email, clean_passport, clean_phone, needs_passport
+from src.booking.inventory import LOCK_TIMEOUT_MS
 from src.booking.models import (
     ACTIVE_STATUSES,
     ExternalBlock,
@@ -63,7 +62,7 @@ from src.guide.models import Commune
 from src.guide.schemas import Location
 from src.guide.service import if_match_allows, version_tag
 from src.kernel.auth.identity import Identity
-from src.kernel.db import set_lock_timeout
+from src.kernel.db import set_lock_timeout, upsert_insert
 from src.kernel.errors import Conflict, InvalidParameter, PreconditionFailed, PreconditionRequired
 from src.kernel.i18n import SUPPORTED_LOCALES
 from src.kernel.localtime import local_today
@@ -75,7 +74,6 @@ MAX_CALENDAR_NIGHTS = 366
 #: How far outside its commune's bounding box (degrees, about 2 km) a property's point may lie: the shipped commune
 #: polygons are simplified, so a point just across a drawn edge is still accepted.
 COMMUNE_BOX_MARGIN = 0.02
-LOCK_TIMEOUT_MS = 2000
 #: CSV cells starting with these would be read as formulas by spreadsheets (OWASP "CSV Injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -84,10 +82,6 @@ _room_type = RoomType.__table__  # type: ignore[attr-defined]
 _inventory = InventoryNight.__table__  # type: ignore[attr-defined]
 _reservation = Reservation.__table__  # type: ignore[attr-defined]
 _block = ExternalBlock.__table__  # type: ignore[attr-defined]
-
-
-def _invalid(field: str, message: str, source: str = "body") -> InvalidParameter:
-    return InvalidParameter(f"{field}: {message}", errors=[{"field": field, "source": source, "message": message}])
 
 
 def _check_precondition(if_match: str | None, current: str) -> None:
@@ -102,7 +96,7 @@ def _translations(values: dict[str, str], field: str, *, multiline: bool = False
     out = {}
     for locale, text in values.items():
         if locale not in SUPPORTED_LOCALES:
-            raise _invalid(field, f"locale {locale!r} is not one of {', '.join(SUPPORTED_LOCALES)}")
+            raise InvalidParameter.of_field(field, f"locale {locale!r} is not one of {', '.join(SUPPORTED_LOCALES)}")
         cleaned = clean_text(text, f"{field}.{locale}", multiline=multiline, allow_empty=True)
         if cleaned:
             out[locale] = cleaned
@@ -247,14 +241,16 @@ class OwnerService:
         if "commune" in fields or "location" in fields:
             commune = await self.session.get(Commune, prop.commune_code)
             if commune is None:
-                raise _invalid("commune", f"{prop.commune_code} is not a 2025 commune of Lào Cai")
+                raise InvalidParameter.of_field("commune", f"{prop.commune_code} is not a 2025 commune of Lào Cai")
             m = COMMUNE_BOX_MARGIN
             inside = (
                 commune.min_lat - m <= prop.lat <= commune.max_lat + m
                 and commune.min_lon - m <= prop.lon <= commune.max_lon + m
             )
             if not inside:
-                raise _invalid("location", f"is not in {commune.name} ({commune.code}); check the commune or the point")
+                raise InvalidParameter.of_field(
+                    "location", f"is not in {commune.name} ({commune.code}); check the commune or the point"
+                )
         if "address" in fields:
             prop.address = clean_text(fields["address"], "address", allow_empty=True)
         if "phone" in fields:
@@ -276,12 +272,12 @@ class OwnerService:
             try:
                 prop.cancellation_policy = policy_json(parse_policy(fields["cancellation_policy"]))
             except (msgspec.ValidationError, ValueError, TypeError) as exc:
-                raise _invalid("cancellation_policy", str(exc)) from None
+                raise InvalidParameter.of_field("cancellation_policy", str(exc)) from None
         if "tax_fees" in fields:
             try:
                 lines = parse_tax_fees(fields["tax_fees"])
             except (msgspec.ValidationError, ValueError, TypeError) as exc:
-                raise _invalid("tax_fees", str(exc)) from None
+                raise InvalidParameter.of_field("tax_fees", str(exc)) from None
             prop.tax_fees = [msgspec.to_builtins(line) for line in lines]
         if "is_listed" in fields:
             prop.is_listed = fields["is_listed"]
@@ -347,7 +343,7 @@ class OwnerService:
         if "name" in fields:
             names = _translations(fields["name"], "name")
             if not names:
-                raise _invalid("name", "needs a name in at least one locale")
+                raise InvalidParameter.of_field("name", "needs a name in at least one locale")
             room_type.name = names
         if "description" in fields:
             room_type.description = _translations(fields["description"], "description", multiline=True)
@@ -361,12 +357,13 @@ class OwnerService:
         if "photos" in fields:
             room_type.photos = list(dict.fromkeys(fields["photos"]))
         if room_type.max_occupancy > room_type.max_adults + room_type.max_children:
-            raise _invalid("max_occupancy", "cannot exceed max_adults + max_children")
+            raise InvalidParameter.of_field("max_occupancy", "cannot exceed max_adults + max_children")
         if room_type.max_occupancy < 1 or room_type.max_adults > room_type.max_occupancy:
-            raise _invalid("max_occupancy", "must be at least max_adults")
+            raise InvalidParameter.of_field("max_occupancy", "must be at least max_adults")
         room_type.updated_at = now
 
     async def get_room_type(self, room_type_id: UUID) -> tuple[OwnerRoomType, str]:
+        """The caller's room type and its ETag; ``RoomTypeNotFound`` (404) otherwise."""
         room_type, _ = await self._own_room_type(room_type_id)
         return self._room_type_out(room_type), self.room_type_tag(room_type)
 
@@ -374,7 +371,7 @@ class OwnerService:
         """A new room type of the caller's property (``name`` required; occupancy defaults 2 adults, 0 children)."""
         prop = await self._own_property(property_id)
         if body.name is msgspec.UNSET:
-            raise _invalid("name", "required")
+            raise InvalidParameter.of_field("name", "required")
         room_type = RoomType(property_id=prop.id, name={}, ical_secret=secrets.token_urlsafe(32))
         self._apply_room_type(room_type, body, self.now)
         room_type.created_at = self.now
@@ -386,6 +383,9 @@ class OwnerService:
     async def update_room_type(
         self, room_type_id: UUID, if_match: str | None, body: RoomTypeWrite
     ) -> tuple[OwnerRoomType, str]:
+        """Change the fields sent, if the room type is still at the version ``if_match`` names (428 without, 412
+        stale); 422 for occupancy that does not add up (``max_occupancy`` between ``max_adults`` and
+        ``max_adults + max_children``)."""
         room_type, prop = await self._own_room_type(room_type_id)
         _check_precondition(if_match, self.room_type_tag(room_type))
         self._apply_room_type(room_type, body, self.now)
@@ -431,11 +431,11 @@ class OwnerService:
         start = parse_local_date(start_text, "start", source=source)
         end = parse_local_date(end_text, "end", source=source)
         if end <= start:
-            raise _invalid("end", "must be after start", source)
+            raise InvalidParameter.of_field("end", "must be after start", source)
         if (end - start).days > MAX_CALENDAR_NIGHTS:
-            raise _invalid("end", f"a range is at most {MAX_CALENDAR_NIGHTS} nights", source)
+            raise InvalidParameter.of_field("end", f"a range is at most {MAX_CALENDAR_NIGHTS} nights", source)
         if end > local_today(self.now) + timedelta(days=MAX_DAYS_AHEAD + MAX_CALENDAR_NIGHTS):
-            raise _invalid("end", "is too far ahead", source)
+            raise InvalidParameter.of_field("end", "is too far ahead", source)
         return start, end
 
     async def calendar(self, room_type_id: UUID, start_text: str | None, end_text: str | None) -> Calendar:
@@ -488,7 +488,7 @@ class OwnerService:
         room_type, _ = await self._own_room_type(room_type_id)
         start, end = self._range(body.start, body.end, "body")
         if start < local_today(self.now):
-            raise _invalid("start", "is in the past (nights already slept cannot be changed)")
+            raise InvalidParameter.of_field("start", "is in the past (nights already slept cannot be changed)")
         weekdays = set(body.weekdays or range(1, 8))
         nights = []
         night = start
@@ -502,7 +502,9 @@ class OwnerService:
             if getattr(body, f) is not msgspec.UNSET
         }
         if not fields:
-            raise _invalid("allotment", "send at least one of allotment, price, stop_sell, min_stay, CTA, CTD")
+            raise InvalidParameter.of_field(
+                "allotment", "send at least one of allotment, price, stop_sell, min_stay, CTA, CTD"
+            )
         if not nights:
             return CalendarUpdated(nights=0, created=0)
         await set_lock_timeout(self.session, LOCK_TIMEOUT_MS)
@@ -523,8 +525,7 @@ class OwnerService:
                 )
         missing = [n for n in nights if n not in existing]
         if missing:
-            dialect = self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
-            insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+            insert = upsert_insert(self.session)
             # Channel blocks imported while a night had no row were recorded but not counted
             # (``src/booking/channels.py``): a night opened now starts with them.
             blocks = dict(
@@ -620,7 +621,7 @@ class OwnerService:
             try:
                 after = date.fromisoformat(after_date)
             except ValueError:
-                raise _invalid("cursor", "invalid cursor", "query") from None
+                raise InvalidParameter.of_field("cursor", "invalid cursor", "query") from None
             statement = statement.where(
                 or_(
                     _reservation.c.check_in > after,
@@ -676,7 +677,9 @@ class OwnerService:
             )
         passport = clean_passport(passport_number, "passport_number") if passport_number else row.guest_passport_number
         if needs_passport(row.guest_nationality) and not passport:
-            raise _invalid("passport_number", "a foreign guest's passport number is required at check-in")
+            raise InvalidParameter.of_field(
+                "passport_number", "a foreign guest's passport number is required at check-in"
+            )
         moved = (
             await self.session.exec(
                 update(_reservation)

@@ -31,6 +31,7 @@ class Renderer:
         self._line_names: dict[int, tuple[TaxFeeLine, str, str]] = {}
 
     def money(self, amount: int, currency: str) -> Money:
+        """``amount`` in minor units of ``currency`` (ISO 4217; VND has none) with its Babel ``display``."""
         return money(amount, currency, self.locale)
 
     def text(self, values: dict[str, str] | None) -> tuple[str | None, str | None]:
@@ -44,10 +45,13 @@ class Renderer:
         return picked
 
     def name(self, values: dict[str, str]) -> tuple[str, str]:
+        """``text`` for a name that must show: ``("", "vi")`` when there is none at all."""
         text, locale = self.text(values)
         return (text or "", locale or "vi")
 
     def commune(self, code: str, name: str, name_en: str | None, unit_type: str) -> CommuneRef:
+        """The reference to a 2025 commune (5-digit ``code``): its Vietnamese name, or the English one for readers
+        of any other locale (the catalogue holds no other)."""
         if self.locale != "vi" and name_en:
             return CommuneRef(code=code, name=name_en, name_locale="en", unit_type=unit_type)
         return CommuneRef(code=code, name=name, name_locale="vi", unit_type=unit_type)
@@ -128,6 +132,8 @@ class Renderer:
         return cached[1], cached[2]
 
     def tax_fee_rules(self, lines: list[dict[str, Any]], currency: str) -> list[TaxFeeRule]:
+        """A property's stored tax and fee lines (``src/booking/pricing.py``) as the API shows them, fixed amounts
+        as money in ``currency``; ``ValueError``/``msgspec.ValidationError`` for a stored line that is invalid."""
         out = []
         for line in parse_tax_fees(lines):
             name, name_locale = self.name(line.name)

@@ -6,6 +6,7 @@ the stay for the room types that can host the party in the area, what lapsed hol
 property and room type columns of the room types that came through.
 """
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -20,6 +21,7 @@ from src.guide.geo import Box
 from src.guide.models import Commune
 from src.kernel import idempotency
 from src.kernel.db import Reader
+from src.kernel.localtime import nights as stay_nights
 
 _property = Property.__table__  # type: ignore[attr-defined]
 _room_type = RoomType.__table__  # type: ignore[attr-defined]
@@ -162,18 +164,23 @@ _LAPSED_HOLDS = select(
 )
 
 
-async def lapsed_holds(
+async def lapsed_rooms(
     reader: Reader, room_type_ids: Sequence[UUID], check_in: date, check_out: date, now: datetime
-) -> list[Row[Any]]:
-    """``(room_type_id, check_in, check_out, rooms)`` of held reservations of ``room_type_ids`` overlapping the
-    stay whose hold lapsed before ``now`` and that no job has released yet (they still count in ``sold``). The
-    statement reads the partial index of held reservations by expiry, which holds only unreleased holds: it is
-    usually empty, and filtering the room types here avoids a long ``IN`` list."""
+) -> dict[tuple[UUID, date], int]:
+    """Rooms still counted in ``sold`` by holds that lapsed before ``now`` and that no job has released yet, per
+    ``(room_type_id, night)`` of ``[check_in, check_out)`` for ``room_type_ids``: what availability adds back to be
+    right before any job runs. The statement reads the partial index of held reservations by expiry (unreleased
+    holds only): it is usually empty, and filtering the room types here avoids a long ``IN`` list."""
     if not room_type_ids:
-        return []
+        return {}
     wanted = set(room_type_ids)
     rows = (await reader.execute(_LAPSED_HOLDS, {"now": now, "check_in": check_in, "check_out": check_out})).all()
-    return [row for row in rows if row.room_type_id in wanted]
+    lapsed: dict[tuple[UUID, date], int] = defaultdict(int)
+    for row in rows:
+        if row.room_type_id in wanted:
+            for night in stay_nights(max(row.check_in, check_in), min(row.check_out, check_out)):
+                lapsed[(row.room_type_id, night)] += row.rooms
+    return dict(lapsed)
 
 
 #: Columns of a property a summary or the detail shows, with its commune's names.

@@ -23,7 +23,7 @@ Money is integer VND (ISO 4217 ``VND`` has no minor unit); coordinates are WGS84
 """
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -32,7 +32,6 @@ from uuid import UUID, uuid5
 
 import msgspec
 from sqlalchemy import func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -44,6 +43,7 @@ from src.kernel.auth import repository as accounts
 from src.kernel.auth.credentials import normalise_email
 from src.kernel.auth.models import Role, User, UserRole
 from src.kernel.config import PROJECT_ROOT
+from src.kernel.db import upsert_insert
 from src.kernel.localtime import local_today
 
 #: The shipped file of sample properties.
@@ -258,8 +258,7 @@ async def _owner(session: AsyncSession, owner: SampleOwner, now: datetime) -> tu
 
 def _insert_ignoring_conflicts(session: AsyncSession) -> Any:
     """``INSERT INTO inventory_night ... ON CONFLICT (room_type_id, night) DO NOTHING`` for the session's engine."""
-    bind = session.get_bind()
-    insert: Callable[..., Any] = postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(session)
     table = InventoryNight.__table__  # type: ignore[attr-defined]
     return insert(table).on_conflict_do_nothing(index_elements=[table.c.room_type_id, table.c.night])
 

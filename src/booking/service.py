@@ -4,9 +4,9 @@ Services add, flush and raise; the request's unit of work commits (ARCHITECTURE.
 is passed in, so a test can book "at 17:30 UTC on the 23rd".
 """
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -29,6 +29,7 @@ from src.booking.errors import (
     StayRestricted,
 )
 from src.booking.guests import Guest, clean_guest
+from src.booking.inventory import LOCK_TIMEOUT_MS
 from src.booking.models import Reservation as ReservationRow
 from src.booking.models import (
     ReservationSource,
@@ -56,24 +57,12 @@ from src.booking.schemas import (
 from src.booking.stays import Stay, parse_local_date, validate_stay
 from src.guide.geo import distances_m
 from src.guide.schemas import Location
+from src.guide.service import Near
 from src.kernel import idempotency
 from src.kernel.auth.identity import Identity
 from src.kernel.auth.tokens import derive_lookup_token, verify_lookup_token
-from src.kernel.db import Reader, connection_reader, set_lock_timeout
-from src.kernel.localtime import nights as stay_nights
+from src.kernel.db import Reader, connection_reader, dialect_of, is_postgresql, set_lock_timeout
 from src.kernel.pagination import decode_cursor, encode_cursor, query_fingerprint
-
-#: How long a statement of the booking transaction waits for a row lock before answering 409 busy (PostgreSQL).
-LOCK_TIMEOUT_MS = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class Near:
-    """A radius filter: within ``radius_km`` km of (``lat``, ``lon``), WGS84 degrees."""
-
-    lat: float
-    lon: float
-    radius_km: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +137,7 @@ class PropertyService:
             else:
                 entry.nights.append(row)
         candidates = [rt for rt, entry in by_room_type.items() if len(entry.nights) == stay.nights]
-        lapsed: dict[tuple[UUID, Any], int] = defaultdict(int)
-        for hold in await repository.lapsed_holds(self.reader, candidates, stay.check_in, stay.check_out, self.now):
-            for night in stay_nights(max(hold.check_in, stay.check_in), min(hold.check_out, stay.check_out)):
-                lapsed[(hold.room_type_id, night)] += hold.rooms
+        lapsed = await repository.lapsed_rooms(self.reader, candidates, stay.check_in, stay.check_out, self.now)
         bookable: dict[UUID, tuple[list[tuple[Any, int]], int]] = {}
         for room_type_id in candidates:
             got = _bookable(by_room_type[room_type_id], stay, party.rooms, lapsed, room_type_id)
@@ -507,18 +493,16 @@ class ReservationService:
             "updated_at": now,
         }
         code, token = await self._insert(values)
-        row = _Row(
-            {
-                **values,
-                "code": code,
-                "owner_id": room.owner_id,
-                "property_name": room.property_name,
-                "check_in_time": room.check_in_time,
-                "check_out_time": room.check_out_time,
-                "room_type_name": room.room_type_name,
-                "checked_in_at": None,
-                "cancelled_at": None,
-            }
+        row = SimpleNamespace(  # the reservation as it would be read back (``repository.reservation_by_code``)
+            **values,
+            code=code,
+            owner_id=room.owner_id,
+            property_name=room.property_name,
+            check_in_time=room.check_in_time,
+            check_out_time=room.check_out_time,
+            room_type_name=room.room_type_name,
+            checked_in_at=None,
+            cancelled_at=None,
         )
         return render_reservation(row, self.render, now, lookup_token=token)
 
@@ -589,7 +573,7 @@ class ReservationService:
         ``lock_timeout`` (a separate ``SET LOCAL`` when the room type does not exist, so that any later wait is
         bounded too)."""
         session = self.session
-        postgresql = session.bind is not None and session.bind.dialect.name == "postgresql"
+        postgresql = is_postgresql(session)
         room = await repository.bookable_room_type(
             connection_reader(await session.connection()),
             body.property_id,
@@ -607,8 +591,7 @@ class ReservationService:
     async def _insert(self, values: dict[str, Any]) -> tuple[str, str]:
         """Insert the reservation under a fresh random code (retried on the rare collision, without aborting the
         transaction: ``ON CONFLICT (code) DO NOTHING``); the code."""
-        dialect = self.session.bind.dialect.name if self.session.bind is not None else "sqlite"
-        statement = _INSERTS[dialect]
+        statement = _INSERTS[dialect_of(self.session)]
         connection = await self.session.connection()
         for _ in range(_CODE_ATTEMPTS):
             code = codes.new_code()
@@ -688,18 +671,3 @@ class ReservationService:
         return Cancellation(
             reservation=render_reservation(fresh, self.render, now), refund_percent=percent, refund=None
         )
-
-
-class _Row:
-    """Attribute access over a dict, so a just-inserted reservation renders like a row read back."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self._values = values
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None

@@ -30,22 +30,21 @@ class Stay:
 
     @property
     def nights(self) -> int:
+        """Nights of the stay, ``(check_out - check_in).days``."""
         return (self.check_out - self.check_in).days
-
-
-def _error(field: str, message: str, source: str) -> InvalidParameter:
-    return InvalidParameter(f"{field}: {message}", errors=[{"field": field, "source": source, "message": message}])
 
 
 def parse_local_date(value: str, field: str, *, source: str = "query") -> date:
     """``value`` as a calendar date in ``YYYY-MM-DD`` form only (RFC 3339 ``full-date``); ``InvalidParameter`` (422)
     for a timestamp (``2026-12-24T00:00:00Z``), another form or an impossible date (``2026-02-30``)."""
     if not isinstance(value, str) or not _DATE.match(value):
-        raise _error(field, "must be a local date YYYY-MM-DD (Asia/Ho_Chi_Minh), not a timestamp", source)
+        raise InvalidParameter.of_field(
+            field, "must be a local date YYYY-MM-DD (Asia/Ho_Chi_Minh), not a timestamp", source
+        )
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise _error(field, "is not a calendar date", source) from None
+        raise InvalidParameter.of_field(field, "is not a calendar date", source) from None
 
 
 def validate_stay(
@@ -56,12 +55,12 @@ def validate_stay(
     owners' records) or more than ``MAX_DAYS_AHEAD`` days ahead."""
     nights = (check_out - check_in).days
     if nights < MIN_NIGHTS:
-        raise _error("check_out", "must be after check_in (at least 1 night)", source)
+        raise InvalidParameter.of_field("check_out", "must be after check_in (at least 1 night)", source)
     if nights > MAX_NIGHTS:
-        raise _error("check_out", f"a stay is at most {MAX_NIGHTS} nights", source)
+        raise InvalidParameter.of_field("check_out", f"a stay is at most {MAX_NIGHTS} nights", source)
     today = local_today(now)
     if not allow_past and check_in < today:
-        raise _error("check_in", f"is in the past (today is {today.isoformat()} in Vietnam)", source)
+        raise InvalidParameter.of_field("check_in", f"is in the past (today is {today.isoformat()} in Vietnam)", source)
     if check_in > today + timedelta(days=MAX_DAYS_AHEAD):
-        raise _error("check_in", f"is more than {MAX_DAYS_AHEAD} days ahead", source)
+        raise InvalidParameter.of_field("check_in", f"is more than {MAX_DAYS_AHEAD} days ahead", source)
     return Stay(check_in=check_in, check_out=check_out)

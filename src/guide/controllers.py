@@ -20,9 +20,9 @@ from src.guide.schemas import (
     DestinationPage,
     FeatureCollection,
 )
-from src.guide.service import MAX_RADIUS_KM, CatalogueService, DestinationQuery, EditorService, Near
+from src.guide.service import MAX_RADIUS_KM, CatalogueService, DestinationQuery, EditorService, near_of
 from src.kernel.auth.guards import requires_role
-from src.kernel.errors import InvalidParameter, problem_responses
+from src.kernel.errors import problem_responses
 from src.kernel.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 GEOJSON_MEDIA_TYPE = "application/geo+json"
@@ -62,18 +62,7 @@ class DestinationController(Controller):
     ) -> DestinationPage:
         """List destinations. With `lat`+`lon`+`radius_km` they come nearest first with `distance_m`;
         otherwise by slug. Filters combine (all must hold)."""
-        given = {"lat": lat, "lon": lon, "radius_km": radius_km}
-        if any(v is not None for v in given.values()) and any(v is None for v in given.values()):
-            missing = [name for name, v in given.items() if v is None]
-            raise InvalidParameter(
-                "lat, lon and radius_km go together; missing: " + ", ".join(missing),
-                errors=[
-                    {"field": name, "source": "query", "message": "required with lat/lon/radius_km"} for name in missing
-                ],
-            )
-        near = (
-            Near(lat=lat, lon=lon, radius_km=radius_km) if lat is not None and lon is not None and radius_km else None
-        )
+        near = near_of(lat, lon, radius_km)
         query = DestinationQuery(
             kinds=[str(k) for k in kind or []],
             commune=commune,

@@ -62,6 +62,23 @@ class Near:
     radius_km: float
 
 
+def near_of(lat: float | None, lon: float | None, radius_km: float | None) -> Near | None:
+    """The radius filter of query parameters ``lat``/``lon`` (WGS84 degrees) and ``radius_km`` (kilometres), which
+    go together: ``None`` when none is given, ``InvalidParameter`` (422) naming the missing ones when only some are."""
+    given = {"lat": lat, "lon": lon, "radius_km": radius_km}
+    if all(v is None for v in given.values()):
+        return None
+    missing = [name for name, v in given.items() if v is None]
+    if missing:
+        raise InvalidParameter(
+            "lat, lon and radius_km go together; missing: " + ", ".join(missing),
+            errors=[
+                {"field": name, "source": "query", "message": "required with lat/lon/radius_km"} for name in missing
+            ],
+        )
+    return Near(lat=float(lat or 0), lon=float(lon or 0), radius_km=float(radius_km or 0))
+
+
 @dataclass(frozen=True)
 class DestinationQuery:
     """Filters of ``GET /v1/destinations``; all given filters must hold."""

@@ -16,6 +16,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import DateTime, event, text
 from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect, Engine, Result
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -284,7 +286,7 @@ async def set_lock_timeout(session: AsyncSession, milliseconds: int) -> None:
     """Bound how long this transaction's statements wait for a row lock (PostgreSQL ``SET LOCAL lock_timeout``;
     the setting ends with the transaction). On SQLite the write lock is taken at ``BEGIN IMMEDIATE`` and bounded
     by ``busy_timeout``; nothing is sent."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if is_postgresql(session):
         statement = _LOCK_TIMEOUTS.get(milliseconds)
         if statement is None:
             statement = _LOCK_TIMEOUTS[milliseconds] = text(f"SET LOCAL lock_timeout = {int(milliseconds)}")
@@ -293,6 +295,22 @@ async def set_lock_timeout(session: AsyncSession, milliseconds: int) -> None:
 
 #: ``SET LOCAL lock_timeout`` statements by milliseconds, built once (a reused statement is not re-keyed).
 _LOCK_TIMEOUTS: dict[int, Any] = {}
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """``"postgresql"`` or ``"sqlite"``: the engine ``session`` is bound to (the only two this service runs on)."""
+    return "postgresql" if session.bind is not None and session.bind.dialect.name == "postgresql" else "sqlite"
+
+
+def is_postgresql(session: AsyncSession) -> bool:
+    """Whether ``session`` is bound to PostgreSQL (else SQLite)."""
+    return dialect_of(session) == "postgresql"
+
+
+def upsert_insert(session: AsyncSession) -> Callable[..., Any]:
+    """The ``insert`` of the session's dialect, which has ``on_conflict_do_nothing``/``on_conflict_do_update``
+    (``INSERT ... ON CONFLICT``, PostgreSQL and SQLite ≥ 3.24 alike)."""
+    return postgresql_insert if is_postgresql(session) else sqlite_insert
 
 
 #: Key of the PostgreSQL advisory lock held while migrating or importing (any constant unique to this service).

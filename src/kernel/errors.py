@@ -57,6 +57,12 @@ class InvalidParameter(DomainError):
     code = "invalid_parameter"
     title = N_("Invalid parameter")
 
+    @classmethod
+    def of_field(cls, field: str, message: str, source: str = "body") -> "InvalidParameter":
+        """The error for one field: detail ``"<field>: <message>"`` and ``errors`` naming the field and where it
+        came from (``body``, ``query``, ``header``)."""
+        return cls(f"{field}: {message}", errors=[{"field": field, "source": source, "message": message}])
+
 
 class UnsupportedLocale(DomainError):
     """``?lang=`` names a language the service does not serve (422)."""

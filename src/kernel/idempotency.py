@@ -4,8 +4,8 @@ IETF draft "The Idempotency-Key HTTP Header Field").
 A stored key remembers the first successful response to ``(scope, key)``. ``scope`` is the caller: a user id when
 authenticated, else the anonymous scope; ``fingerprint`` is the SHA-256 of the method, the route and the canonical
 request body. The same key and body replays the stored status and body; the same key with another body is 422; a
-concurrent duplicate waits for the first and replays it, or is answered 409. Keys expire (``expires_at``) and a
-periodic job deletes them.
+concurrent duplicate is answered 409 (or, once the first committed, the replay), never done twice. Only successful
+answers are kept. Keys expire (``expires_at``) and a periodic job deletes them.
 """
 
 import hashlib
@@ -16,13 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Column, bindparam, delete, select, update
+from sqlalchemy import JSON, Column, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from src.kernel.db import UTCDateTime, unit_of_work, utcnow
+from src.kernel.db import UTCDateTime, dialect_of, unit_of_work, utcnow
 from src.kernel.errors import BadRequest, DomainError, InvalidParameter
 from src.kernel.i18n import N_
 from src.kernel.jobs import JobContext, PeriodicJob
@@ -54,7 +54,6 @@ ANONYMOUS_SCOPE = "anonymous"
 #: Header a replayed response carries (as Stripe's API does), so a client can tell a replay from a first answer.
 REPLAYED_HEADER = "Idempotent-Replayed"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-_IN_PROGRESS = 0
 _records = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 
 
@@ -110,93 +109,16 @@ def fingerprint(route: str, body: Any) -> str:
     return hashlib.sha256(f"{route}\n{canonical}".encode()).hexdigest()
 
 
-async def begin(
-    session: AsyncSession, *, scope: str, key: str, route: str, fingerprint: str, now: datetime
-) -> Replay | None:
-    """Claim ``(scope, key)`` inside the request's transaction, or find the response to replay.
-
-    ``None``: the key is new (or expired) and is now claimed by this transaction; do the work and call
-    ``complete`` before the commit. If the work fails the transaction rolls back and takes the claim with it, so
-    only successful responses are remembered and a failed request may be retried with the same key.
-
-    A ``Replay``: the first response for this key and body. ``IdempotencyKeyReused`` (422) when the key came with
-    another body or route. A concurrent request with the same key waits on the claim's unique index until the
-    first commits (PostgreSQL row lock, bounded by ``lock_timeout``: then 409 busy; SQLite's write lock), then
-    replays its response; ``IdempotencyKeyInProgress`` (409) if it still sees no response.
-    """
-    values = {
-        "scope": scope,
-        "key": key,
-        "fingerprint": fingerprint,
-        "route": route,
-        "status_code": _IN_PROGRESS,
-        "response": {},
-        "created_at": now,
-        "expires_at": now + KEY_TTL,
-    }
-    claimed = await _claim(session, values)
-    if claimed is not None:
-        return None
-    connection = await session.connection()
-    row: Any = (await connection.execute(_FIND, {"scope": scope, "key": key})).first()
-    if row is None:  # deleted by the purge between the two statements: claim it afresh
-        claimed = await _claim(session, values)
-        if claimed is None:
-            raise IdempotencyKeyInProgress("another request with this Idempotency-Key is being processed")
-        return None
-    if row.expires_at <= now:  # an expired key that the purge has not deleted yet counts as new
-        await session.exec(update(_records).where(_records.c.scope == scope, _records.c.key == key).values(**values))
-        return None
-    if row.fingerprint != fingerprint or row.route != route:
-        raise IdempotencyKeyReused(
-            "this Idempotency-Key was already used with another request body; use a new key for a new request"
-        )
-    if row.status_code == _IN_PROGRESS:
-        raise IdempotencyKeyInProgress("another request with this Idempotency-Key is being processed")
-    return Replay(status_code=int(row.status_code), body=dict(row.response))
+_RECORD_COLUMNS = ("scope", "key", "fingerprint", "route", "status_code", "response", "created_at", "expires_at")
 
 
-_CLAIM_COLUMNS = ("scope", "key", "fingerprint", "route", "status_code", "response", "created_at", "expires_at")
-#: The claim per dialect, built once with bind parameters (reused on every idempotent request).
-_CLAIMS = {
-    name: insert(_records)
-    .values({column: bindparam(f"{column}_v") for column in _CLAIM_COLUMNS})
-    .on_conflict_do_nothing()
-    .returning(_records.c.key)
-    for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
-}
-_FIND = select(
-    _records.c.fingerprint, _records.c.route, _records.c.status_code, _records.c.response, _records.c.expires_at
-).where(_records.c.scope == bindparam("scope"), _records.c.key == bindparam("key"))
-_COMPLETE = (
-    update(_records)
-    .where(_records.c.scope == bindparam("scope_"), _records.c.key == bindparam("key_"))
-    .values(status_code=bindparam("status_code_v"), response=bindparam("response_v"))
-)
-
-
-async def _claim(session: AsyncSession, values: dict[str, Any]) -> Any:
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    connection = await session.connection()
-    return (await connection.execute(_CLAIMS[dialect], {f"{k}_v": v for k, v in values.items()})).first()
-
-
-async def complete(session: AsyncSession, *, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
-    """Store the response of the request that claimed ``(scope, key)``, in its transaction (before the commit)."""
-    connection = await session.connection()
-    await connection.execute(
-        _COMPLETE, {"scope_": scope, "key_": key, "status_code_v": status_code, "response_v": body}
-    )
-
-
-# --- the record-at-end form ------------------------------------------------------------------------------------
-#
-# For an operation whose every effect is in this database transaction (a booking hold), the key need not be claimed
-# first: the stored answer is looked up with the operation's first read (``lookup_columns``, folded into it), and the
-# key is written once, with its answer, by the operation's last statement (``record``). A concurrent duplicate that
-# read no answer does the work too, then meets the first one's key at ``record``: it gets 409 and its transaction
-# rolls back, taking its effects with it. Operations with effects outside the database (a payment provider's API)
-# must claim first (``begin``/``complete``): their effect cannot be rolled back.
+# How an operation uses a key. Its every effect is in this database transaction (a booking hold), so the key need
+# not be claimed first: the stored answer is looked up with the operation's first read (``lookup_columns``, folded
+# into it), and the key is written once, with its answer, by the operation's last statement (``record``). A
+# concurrent duplicate that read no answer does the work too, then meets the first one's key at ``record``: it gets
+# 409 and its transaction rolls back, taking its effects with it. (An operation with effects outside the database,
+# such as a payment provider's API, must instead hold the key before the outside call: that effect cannot be
+# rolled back. Payments, issue 8, add that form when they need it.)
 
 #: Bind parameters the lookup columns use.
 LOOKUP_SCOPE = "idem_scope"
@@ -253,10 +175,10 @@ def replay_of(found: Any, *, route: str, fingerprint: str, now: datetime) -> Rep
 
 _RECORDS = {
     name: insert(_records)
-    .values({column: bindparam(f"{column}_v") for column in _CLAIM_COLUMNS})
+    .values({column: bindparam(f"{column}_v") for column in _RECORD_COLUMNS})
     .on_conflict_do_update(
         index_elements=["scope", "key"],
-        set_={column: bindparam(f"{column}_v") for column in _CLAIM_COLUMNS if column not in ("scope", "key")},
+        set_={column: bindparam(f"{column}_v") for column in _RECORD_COLUMNS if column not in ("scope", "key")},
         where=_records.c.expires_at <= bindparam("now_v"),
     )
     .returning(_records.c.key)
@@ -278,7 +200,6 @@ async def record(
     """Write ``(scope, key)`` with its answer as the operation's last statement (an expired key is overwritten).
     ``IdempotencyKeyInProgress`` (409) when a concurrent request with the same key got there first: the caller's
     transaction then rolls back, so the work is done once."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     values = {
         "scope_v": scope,
         "key_v": key,
@@ -291,7 +212,7 @@ async def record(
         "now_v": now,
     }
     connection = await session.connection()
-    if (await connection.execute(_RECORDS[dialect], values)).first() is None:
+    if (await connection.execute(_RECORDS[dialect_of(session)], values)).first() is None:
         raise IdempotencyKeyInProgress("another request with this Idempotency-Key was processed meanwhile; retry")
 
 

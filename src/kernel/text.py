@@ -31,5 +31,5 @@ def clean_text(
         message = "must be non-empty text without control or bidirectional formatting characters"
         if allow_empty:
             message = "must be text without control or bidirectional formatting characters"
-        raise InvalidParameter(f"{field} {message}", errors=[{"field": field, "source": source, "message": message}])
+        raise InvalidParameter.of_field(field, message, source)
     return cleaned

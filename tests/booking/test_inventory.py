@@ -11,9 +11,9 @@ from sqlalchemy import update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import col, select
 
-from src.booking import inventory
+from src.booking import inventory, repository
 from src.booking.models import InventoryNight, Reservation, ReservationStatus, RoomType
-from src.kernel.db import create_engine, is_lock_contention, set_lock_timeout, unit_of_work, utcnow
+from src.kernel.db import connection_reader, create_engine, is_lock_contention, set_lock_timeout, unit_of_work, utcnow
 from tests.booking.support import bookable_room_type, future
 
 
@@ -112,7 +112,8 @@ async def test_a_lapsed_hold_is_given_back_once_however_many_release_it(app: Lit
     reservation_id = await held(app, room_type_id, 2, 4, lapsed=True)
     await held(app, room_type_id, 5, 6, lapsed=False)  # a live hold stays
     async with unit_of_work(app.state.engine) as session:
-        lapsed = await inventory.lapsed_rooms(session, [room_type_id], future(0), future(10), utcnow())
+        reader = connection_reader(await session.connection())
+        lapsed = await repository.lapsed_rooms(reader, [room_type_id], future(0), future(10), utcnow())
     assert lapsed == {(room_type_id, future(2)): 1, (room_type_id, future(3)): 1}
 
     async def release() -> list[UUID]:
