@@ -97,6 +97,13 @@ _TAKE_STAY = (
 )
 
 
+_GIVE_BACK = (
+    update(_inventory)
+    .where(_inventory.c.room_type_id == _STAY_ROWS.c.room_type_id, _inventory.c.night == _STAY_ROWS.c.night)
+    .values(sold=_inventory.c.sold - bindparam("b_rooms"), updated_at=bindparam("b_now"))
+)
+
+
 async def take_stay(
     session: AsyncSession, room_type_id: UUID, check_in: date, check_out: date, rooms: int, now: datetime
 ) -> list[TakenNight] | date:
@@ -139,15 +146,19 @@ async def take_night(
 async def give_back(
     session: AsyncSession, room_type_id: UUID, check_in: date, check_out: date, rooms: int, now: datetime
 ) -> None:
-    """Subtract ``rooms`` from ``sold`` on every night of ``[check_in, check_out)`` in night order (a cancelled,
-    expired or no-show reservation). The caller has already moved the reservation out of an active status with a
-    conditional update, so each reservation's nights are given back once."""
-    for night in stay_nights(check_in, check_out):
-        await session.exec(
-            update(_inventory)
-            .where(_inventory.c.room_type_id == room_type_id, _inventory.c.night == night)
-            .values(sold=_inventory.c.sold - rooms, updated_at=now)
-        )
+    """Subtract ``rooms`` from ``sold`` on every night of ``[check_in, check_out)``, one statement over the rows
+    locked in night order as a take locks them (a cancelled, expired or no-show reservation). The caller has already
+    moved the reservation out of an active status with a conditional update, so each reservation's nights are
+    given back once."""
+    connection = await session.connection()
+    parameters = {
+        "b_room_type_id": room_type_id,
+        "b_check_in": check_in,
+        "b_check_out": check_out,
+        "b_rooms": rooms,
+        "b_now": now,
+    }
+    await connection.execute(_GIVE_BACK, parameters)
 
 
 async def for_sale(session: AsyncSession, room_type_id: UUID, night: date) -> bool:

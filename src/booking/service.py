@@ -664,7 +664,10 @@ class ReservationService:
             current = effective_status(found[0], found[1], now)
             if current != ReservationStatus.CANCELLED:
                 raise InvalidTransition(f"a reservation that is {current} cannot be cancelled")
-        fresh = await self._find(row.code)
+        if moved is not None:  # as it now stands, without reading it again
+            fresh: Any = SimpleNamespace(**{**row._mapping, "status": ReservationStatus.CANCELLED, "cancelled_at": now})
+        else:  # cancelled by a concurrent request since it was read
+            fresh = await self._find(row.code)
         percent = refund_percent_at(
             parse_policy(fresh.cancellation_policy), fresh.check_in, fresh.check_in_time, fresh.cancelled_at or now
         )
