@@ -12,9 +12,12 @@ from src.guide.models import (
 from src.kernel.auth.models import RefreshToken, User, UserRole
 from src.kernel.idempotency import IdempotencyRecord
 from src.kernel.jobs import PeriodicJobState
+from src.payments.models import BankAccount, BankTransfer, Payment, Refund, WebhookEvent
 from src.search.models import SearchLogEntry
 
 __all__ = [
+    "BankAccount",
+    "BankTransfer",
     "ChannelCalendar",
     "Commune",
     "CommuneFormerUnit",
@@ -25,12 +28,15 @@ __all__ = [
     "ExternalBlock",
     "IdempotencyRecord",
     "InventoryNight",
+    "Payment",
     "PeriodicJobState",
     "Property",
     "RefreshToken",
+    "Refund",
     "Reservation",
     "RoomType",
     "SearchLogEntry",
     "User",
     "UserRole",
+    "WebhookEvent",
 ]

@@ -46,6 +46,7 @@ async def provide_booking_service(request: Request[Any, Any, Any]) -> AsyncItera
             clock(state),
             lookup_key=state.token_codec.secret,
             hold_minutes=state.settings.hold_minutes,
+            refunder=state.get("cancellation_refunder"),
         )
 
 
@@ -60,6 +61,7 @@ async def provide_reservation_service(
         clock(state),
         lookup_key=state.token_codec.secret,
         hold_minutes=state.settings.hold_minutes,
+        refunder=state.get("cancellation_refunder"),
     )
 
 

@@ -215,7 +215,11 @@ async def release_expired_holds(
         row = (
             await session.exec(
                 update(reservation)
-                .where(reservation.c.id == reservation_id, reservation.c.status == ReservationStatus.HELD)
+                .where(
+                    reservation.c.id == reservation_id,
+                    reservation.c.status == ReservationStatus.HELD,
+                    reservation.c.hold_expires_at <= now,  # a hold extended since it was read (paying) stays
+                )
                 .values(status=ReservationStatus.EXPIRED, released_at=now, updated_at=now)
                 .returning(
                     reservation.c.room_type_id, reservation.c.check_in, reservation.c.check_out, reservation.c.rooms

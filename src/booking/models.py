@@ -189,6 +189,10 @@ class Reservation(SQLModel, table=True):
     ``total_amount`` its total in ``currency`` minor units; ``cancellation_policy`` is the policy in force at
     booking time, copied. ``guest_phone`` is E.164; ``guest_nationality`` ISO 3166-1 alpha-2; the passport number of
     a foreign guest is needed for the temporary-residence declaration and is required at check-in.
+    ``guest_locale`` is the locale negotiated at booking (the guest's messages are written in it). ``payment_status``
+    (``unpaid``, ``pending``, ``processing``, ``paid``, ``partially_refunded``, ``refunded``), ``paid_amount`` and
+    ``refunded_amount`` (minor units of ``currency``) and ``disputed`` (a card dispute is open or was lost) are kept
+    by payments (``src/payments/service.py``) in the transaction of each payment change.
     """
 
     __tablename__ = "reservation"
@@ -200,6 +204,7 @@ class Reservation(SQLModel, table=True):
         CheckConstraint("adults >= 1", name="adults_positive"),
         CheckConstraint("children >= 0", name="children_not_negative"),
         CheckConstraint("total_amount >= 0", name="total_not_negative"),
+        CheckConstraint("paid_amount >= 0 AND refunded_amount >= 0", name="payments_not_negative"),
         Index("ix_reservation_property_check_in", "property_id", "check_in"),
         Index("ix_reservation_room_type_stay", "room_type_id", "check_in", "check_out"),
         Index(
@@ -233,6 +238,11 @@ class Reservation(SQLModel, table=True):
     total_amount: int
     price: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     cancellation_policy: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    guest_locale: str = Field(default="vi", max_length=16)
+    payment_status: str = Field(default="unpaid", max_length=24)
+    paid_amount: int = 0
+    refunded_amount: int = 0
+    disputed: bool = False
     hold_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     confirmed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     checked_in_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))

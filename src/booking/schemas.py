@@ -237,6 +237,31 @@ class PropertyRef(msgspec.Struct):
     check_out_time: time
 
 
+class PaymentState(msgspec.Struct):
+    """What has been paid for a reservation: ``status`` is ``unpaid``, ``pending`` (a payment was started),
+    ``processing`` (the provider is settling it; not a failure), ``failed`` (the last try failed: pay again),
+    ``paid``, ``partially_refunded`` or ``refunded``; ``paid`` and ``refunded`` are money; ``disputed`` is true
+    while a card dispute is open or after it was lost."""
+
+    status: str
+    paid: Money
+    refunded: Money
+    disputed: bool = False
+
+
+class RefundOut(msgspec.Struct):
+    """A refund entry: ``amount`` (money), ``status`` (``requested``, ``pending``, ``succeeded``, ``failed``,
+    ``canceled``), ``method`` (``card`` refunds go back through Stripe; ``vietqr`` ones are bank payouts the
+    property's owner makes and marks done) and ``reason``."""
+
+    id: UUID
+    amount: Money
+    status: str
+    method: str
+    reason: str
+    created_at: datetime
+
+
 class Reservation(msgspec.Struct):
     """A reservation. ``status``: ``held`` (until ``hold_expires_at``, UTC), ``confirmed``, ``checked_in``,
     ``no_show``, ``cancelled`` or ``expired`` (a lapsed hold shows as ``expired`` at once). ``lookup_token`` is
@@ -260,13 +285,15 @@ class Reservation(msgspec.Struct):
     confirmed_at: datetime | None = None
     checked_in_at: datetime | None = None
     cancelled_at: datetime | None = None
+    payment: PaymentState | None = None
     lookup_token: str | None = None
 
 
 class Cancellation(msgspec.Struct):
     """The outcome of a cancellation: the reservation, the refund percent the policy gives at the time of
-    cancelling, and the refund (``null`` while nothing was paid)."""
+    cancelling (of what was paid, rounded down to the whole minor unit), and the refund it triggered (``null``
+    when nothing was paid or nothing is due)."""
 
     reservation: Reservation
     refund_percent: int
-    refund: dict[str, Any] | None
+    refund: RefundOut | None

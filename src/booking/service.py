@@ -7,7 +7,7 @@ is passed in, so a test can book "at 17:30 UTC on the 23rd".
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 import msgspec
@@ -47,6 +47,8 @@ from src.booking.schemas import (
     CancellationTerms,
     GuestOut,
     Offer,
+    PaymentState,
+    RefundOut,
     PropertyDetail,
     PropertyPage,
     PropertyRef,
@@ -302,7 +304,8 @@ _INSERT_COLUMNS = (
     "id", "code", "property_id", "room_type_id", "user_id", "source", "status", "check_in", "check_out", "nights",
     "rooms", "adults", "children", "guest_name", "guest_email", "guest_phone", "guest_nationality",
     "guest_passport_number", "lookup_token_hash", "currency", "total_amount", "price", "cancellation_policy",
-    "hold_expires_at", "confirmed_at", "created_at", "updated_at",
+    "guest_locale", "payment_status", "paid_amount", "refunded_amount", "disputed", "hold_expires_at",
+    "confirmed_at", "created_at", "updated_at",
 )  # fmt: skip
 #: The reservation insert per dialect, built once with bind parameters; a taken code inserts nothing
 #: (``ON CONFLICT (code) DO NOTHING``) and another is drawn, without aborting the transaction.
@@ -361,6 +364,12 @@ def render_reservation(row: Any, render: Renderer, now: datetime, lookup_token: 
         confirmed_at=row.confirmed_at,
         checked_in_at=row.checked_in_at,
         cancelled_at=row.cancelled_at,
+        payment=PaymentState(
+            status=row.payment_status,
+            paid=render.money(row.paid_amount, row.currency),
+            refunded=render.money(row.refunded_amount, row.currency),
+            disputed=row.disputed,
+        ),
         lookup_token=lookup_token,
     )
 
@@ -376,6 +385,16 @@ def parse_stay(check_in: str, check_out: str, now: datetime, *, allow_past: bool
     )
 
 
+class CancellationRefunder(Protocol):
+    """What cancelling does about money, provided by payments (booking does not import payments): refund
+    ``refund_percent`` % of what was paid for the cancelled ``reservation`` (a ``repository.reservation_by_code``
+    row), tell the guest, and return the refund entry, or ``None`` when nothing was paid or nothing is due."""
+
+    async def __call__(
+        self, session: AsyncSession, reservation: Any, refund_percent: int, now: datetime, *, by: UUID | None
+    ) -> RefundOut | None: ...
+
+
 class ReservationService:
     """Holds, reads and cancels reservations in the request's unit of work.
 
@@ -386,9 +405,17 @@ class ReservationService:
     """
 
     def __init__(
-        self, session: AsyncSession, locale: str, now: datetime, *, lookup_key: str, hold_minutes: int = 15
+        self,
+        session: AsyncSession,
+        locale: str,
+        now: datetime,
+        *,
+        lookup_key: str,
+        hold_minutes: int = 15,
+        refunder: CancellationRefunder | None = None,
     ) -> None:
         self.session = session
+        self.refunder = refunder
         self.render = Renderer(locale)
         self.now = now
         self.hold_minutes = hold_minutes
@@ -487,6 +514,11 @@ class ReservationService:
             "total_amount": priced.total,
             "price": priced.snapshot(),
             "cancellation_policy": policy_json(parse_policy(room.cancellation_policy)),
+            "guest_locale": self.render.locale,
+            "payment_status": "unpaid",
+            "paid_amount": 0,
+            "refunded_amount": 0,
+            "disputed": False,
             "hold_expires_at": None if walk_in else now + timedelta(minutes=self.hold_minutes),
             "confirmed_at": now if walk_in else None,
             "created_at": now,
@@ -631,7 +663,7 @@ class ReservationService:
         back, once: the status moves with a conditional update, so a concurrent cancel or expiry cannot release
         them twice. Cancelling a cancelled reservation answers its current state. ``InvalidTransition`` (409)
         for a checked-in, no-show or expired one. The refund percent comes from the policy copied at booking, at
-        this instant; the refund itself is ``null`` until a payment exists (issue 8)."""
+        this instant; what it refunds is the ``refunder``'s (payments) work, in this transaction."""
         row = await self._find(code)
         if not self._may_see(row, token, identity):
             raise ReservationNotFound(f"no reservation {code!r}")
@@ -671,6 +703,13 @@ class ReservationService:
         percent = refund_percent_at(
             parse_policy(fresh.cancellation_policy), fresh.check_in, fresh.check_in_time, fresh.cancelled_at or now
         )
+        refund = None
+        if self.refunder is not None:
+            refund = await self.refunder(
+                session, fresh, percent, now, by=identity.id if identity is not None else None
+            )
+            if refund is not None:  # the reservation's payment state moved
+                fresh = await self._find(row.code)
         return Cancellation(
-            reservation=render_reservation(fresh, self.render, now), refund_percent=percent, refund=None
+            reservation=render_reservation(fresh, self.render, now), refund_percent=percent, refund=refund
         )

@@ -70,6 +70,15 @@ class Settings(BaseSettings):
             (5..1440; below 60 it should divide 60, above 60 be whole hours, for an even cron schedule).
         channel_allow_private_hosts: let channel feed URLs name or resolve to private, loopback or link-local
             addresses (tests and closed networks only: off, the importer cannot be pointed at internal services).
+        stripe_secret_key, stripe_publishable_key: the Stripe API keys (``sk_...``/``pk_...``); without both the
+            card method is unavailable (``POST /v1/bookings/{code}/payments`` answers 409) and VietQR still works.
+        stripe_webhook_secret: the signing secret of the Stripe webhook endpoint (``whsec_...``); without it
+            ``POST /v1/webhooks/stripe`` refuses every event.
+        stripe_api_base: another Stripe API address (tests point it at localstripe on loopback); empty: Stripe's.
+        card_settlement_minutes, vietqr_settlement_minutes: how far starting a payment extends the hold, per method
+            (minutes): the time a card confirmation or a bank transfer and its feed notice usually take.
+        bank_feed_tolerance_seconds: oldest signature timestamp a bank-feed notice may carry (replay window).
+        reconcile_minutes: how often stuck payments, unprocessed webhook events and unsent refunds are re-read.
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -141,6 +150,14 @@ class Settings(BaseSettings):
     load_samples: bool | None = None
     channel_sync_minutes: int = Field(default=30, ge=5, le=1440)
     channel_allow_private_hosts: bool = False
+    stripe_secret_key: SecretStr = SecretStr("")
+    stripe_publishable_key: str = ""
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    stripe_api_base: str = ""
+    card_settlement_minutes: int = Field(default=15, ge=1, le=1440)
+    vietqr_settlement_minutes: int = Field(default=30, ge=1, le=1440)
+    bank_feed_tolerance_seconds: int = Field(default=300, ge=30, le=3600)
+    reconcile_minutes: int = Field(default=5, ge=1, le=60)
 
     @property
     def search_dir(self) -> Path:

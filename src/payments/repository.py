@@ -1,0 +1,308 @@
+"""All SQL of payments: reservations as payments see them, payments, the refund ledger, bank accounts, transfers and
+the webhook log. Functions take the caller's session (its unit of work); none commits."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, and_, func, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from src.booking.models import Property, Reservation, RoomType
+from src.kernel.auth.models import User
+from src.kernel.db import is_postgresql, upsert_insert
+from src.payments.models import (
+    BankAccount,
+    BankTransfer,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    WebhookEvent,
+)
+
+reservation = Reservation.__table__  # type: ignore[attr-defined]
+property_ = Property.__table__  # type: ignore[attr-defined]
+room_type = RoomType.__table__  # type: ignore[attr-defined]
+user = User.__table__  # type: ignore[attr-defined]
+payment = Payment.__table__  # type: ignore[attr-defined]
+refund = Refund.__table__  # type: ignore[attr-defined]
+bank_account = BankAccount.__table__  # type: ignore[attr-defined]
+bank_transfer = BankTransfer.__table__  # type: ignore[attr-defined]
+webhook_event = WebhookEvent.__table__  # type: ignore[attr-defined]
+
+#: Refund statuses whose amount counts against the capture.
+COUNTED_REFUND_STATUSES: tuple[str, ...] = (RefundStatus.REQUESTED, RefundStatus.PENDING, RefundStatus.SUCCEEDED)
+
+
+def _reservation_columns() -> tuple[Any, ...]:
+    return (
+        reservation,
+        property_.c.owner_id,
+        property_.c.name.label("property_name"),
+        property_.c.check_in_time,
+        property_.c.check_out_time,
+        room_type.c.name.label("room_type_name"),
+        user.c.email.label("owner_email"),
+        user.c.locale.label("owner_locale"),
+    )
+
+
+async def reservation_for_update(
+    session: AsyncSession, *, reservation_id: UUID | None = None, code: str | None = None
+) -> Row[Any] | None:
+    """The reservation (every column, plus ``owner_id``, ``property_name``, ``check_in_time``,
+    ``check_out_time``, ``room_type_name``, ``owner_email``, ``owner_locale``), its row locked until the end of
+    the transaction on PostgreSQL (SQLite's ``BEGIN IMMEDIATE`` already serialises writers). Every payment change
+    takes this lock first, so a payment, a cancellation and the hold expiry of one reservation are serialised in
+    one order (reservation, then payment, then inventory) and cannot deadlock."""
+    statement = select(*_reservation_columns()).select_from(
+        reservation.join(property_, property_.c.id == reservation.c.property_id)
+        .join(room_type, room_type.c.id == reservation.c.room_type_id)
+        .join(user, user.c.id == property_.c.owner_id)
+    )
+    statement = (
+        statement.where(reservation.c.id == reservation_id)
+        if reservation_id is not None
+        else statement.where(reservation.c.code == code)
+    )
+    if is_postgresql(session):
+        statement = statement.with_for_update(of=reservation)
+    return (await session.execute(statement)).first()
+
+
+async def payment_by_id(session: AsyncSession, payment_id: UUID) -> Row[Any] | None:
+    """Every column of one payment."""
+    return (await session.execute(select(payment).where(payment.c.id == payment_id))).first()
+
+
+async def payment_by_ref(session: AsyncSession, provider_ref: str) -> Row[Any] | None:
+    """The payment of a provider object id (a PaymentIntent ``pi_...``)."""
+    return (await session.execute(select(payment).where(payment.c.provider_ref == provider_ref))).first()
+
+
+async def latest_payment(session: AsyncSession, reservation_id: UUID, method: str) -> Row[Any] | None:
+    """The reservation's latest attempt with ``method``."""
+    statement = (
+        select(payment)
+        .where(payment.c.reservation_id == reservation_id, payment.c.method == method)
+        .order_by(payment.c.attempt.desc())
+        .limit(1)
+    )
+    return (await session.execute(statement)).first()
+
+
+async def succeeded_payments(session: AsyncSession, reservation_id: UUID) -> list[Row[Any]]:
+    """The reservation's payments that captured money, the largest remaining refundable amount first."""
+    statement = (
+        select(payment)
+        .where(payment.c.reservation_id == reservation_id, payment.c.status == PaymentStatus.SUCCEEDED)
+        .order_by((payment.c.captured_amount - payment.c.refunded_amount).desc(), payment.c.created_at)
+    )
+    return list((await session.execute(statement)).all())
+
+
+async def insert_payment(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert a payment unless its ``(reservation_id, method, attempt)`` exists; whether it was inserted."""
+    insert = upsert_insert(session)
+    statement = (
+        insert(payment)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["reservation_id", "method", "attempt"])
+        .returning(payment.c.id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def set_payment(
+    session: AsyncSession, payment_id: UUID, values: dict[str, Any], *, where: Any = None
+) -> Row[Any] | None:
+    """``UPDATE payment SET values WHERE id = payment_id [AND where] RETURNING *``: the row moved, or ``None``
+    when the condition no longer held (a concurrent change won)."""
+    statement = update(payment).where(payment.c.id == payment_id)
+    if where is not None:
+        statement = statement.where(where)
+    return (await session.execute(statement.values(**values).returning(payment))).first()
+
+
+async def set_reservation(
+    session: AsyncSession, reservation_id: UUID, values: dict[str, Any], *, where: Any = None
+) -> Row[Any] | None:
+    """``UPDATE reservation SET values WHERE id = reservation_id [AND where] RETURNING id``."""
+    statement = update(reservation).where(reservation.c.id == reservation_id)
+    if where is not None:
+        statement = statement.where(where)
+    return (await session.execute(statement.values(**values).returning(reservation.c.id))).first()
+
+
+async def insert_refund(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Insert a ledger entry unless its ``dedup_key`` exists; whether it was inserted."""
+    insert = upsert_insert(session)
+    statement = (
+        insert(refund).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(refund.c.id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def refund_by(session: AsyncSession, *, refund_id: UUID | None = None, provider_ref: str | None = None) -> Any:
+    """One ledger entry by our id or by Stripe's refund id."""
+    condition = refund.c.id == refund_id if refund_id is not None else refund.c.provider_ref == provider_ref
+    return (await session.execute(select(refund).where(condition))).first()
+
+
+async def refunds_of(session: AsyncSession, reservation_id: UUID) -> list[Row[Any]]:
+    """The reservation's ledger entries, oldest first."""
+    statement = select(refund).where(refund.c.reservation_id == reservation_id).order_by(refund.c.created_at)
+    return list((await session.execute(statement)).all())
+
+
+async def set_refund(session: AsyncSession, refund_id: UUID, values: dict[str, Any], *, where: Any = None) -> Any:
+    """``UPDATE refund SET values WHERE id = refund_id [AND where] RETURNING *``."""
+    statement = update(refund).where(refund.c.id == refund_id)
+    if where is not None:
+        statement = statement.where(where)
+    return (await session.execute(statement.values(**values).returning(refund))).first()
+
+
+async def bank_account_of(session: AsyncSession, *, property_id: UUID) -> Row[Any] | None:
+    """The receiving account of a property."""
+    return (await session.execute(select(bank_account).where(bank_account.c.property_id == property_id))).first()
+
+
+async def bank_account_by_number(session: AsyncSession, bank_bin: str, account_number: str) -> Row[Any] | None:
+    """The receiving account a bank notice names."""
+    statement = select(bank_account).where(
+        bank_account.c.bank_bin == bank_bin, bank_account.c.account_number == account_number
+    )
+    return (await session.execute(statement)).first()
+
+
+async def insert_transfer(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Store a bank notice once by ``(bank_bin, transaction_id)``; whether it was new."""
+    insert = upsert_insert(session)
+    statement = (
+        insert(bank_transfer)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["bank_bin", "transaction_id"])
+        .returning(bank_transfer.c.transaction_id)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def transfer(session: AsyncSession, bank_bin: str, transaction_id: str, *, lock: bool = False) -> Any:
+    """One stored bank notice."""
+    statement = select(bank_transfer).where(
+        bank_transfer.c.bank_bin == bank_bin, bank_transfer.c.transaction_id == transaction_id
+    )
+    if lock and is_postgresql(session):
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).first()
+
+
+async def set_transfer(session: AsyncSession, bank_bin: str, transaction_id: str, values: dict[str, Any]) -> None:
+    """Update one stored bank notice."""
+    await session.execute(
+        update(bank_transfer)
+        .where(bank_transfer.c.bank_bin == bank_bin, bank_transfer.c.transaction_id == transaction_id)
+        .values(**values)
+    )
+
+
+async def reservations_by_codes(session: AsyncSession, property_id: UUID, codes: list[str]) -> list[Row[Any]]:
+    """The reservations of ``property_id`` among ``codes`` (ids and codes, in the order of ``codes``)."""
+    if not codes:
+        return []
+    statement = select(reservation.c.id, reservation.c.code).where(
+        reservation.c.property_id == property_id, reservation.c.code.in_(codes)
+    )
+    found = {row.code: row for row in (await session.execute(statement)).all()}
+    return [found[code] for code in codes if code in found]
+
+
+async def stuck_payments(session: AsyncSession, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
+    """Card payments still open (``creating``, ``pending``, ``processing``, ``failed``) started before
+    ``older_than`` whose reservation still waits for money (held, or expired within its payment's window)."""
+    statement = (
+        select(payment.c.id, payment.c.provider_ref, payment.c.status, payment.c.reservation_id)
+        .select_from(payment.join(reservation, reservation.c.id == payment.c.reservation_id))
+        .where(
+            payment.c.method == "card",
+            payment.c.status.in_(
+                [PaymentStatus.CREATING, PaymentStatus.PENDING, PaymentStatus.PROCESSING, PaymentStatus.FAILED]
+            ),
+            payment.c.created_at < older_than,
+            reservation.c.status.in_(["held", "expired", "cancelled"]),
+            reservation.c.paid_amount < reservation.c.total_amount,
+        )
+        .order_by(payment.c.created_at)
+        .limit(limit)
+    )
+    return list((await session.execute(statement)).all())
+
+
+async def requested_refunds(session: AsyncSession, *, older_than: datetime, limit: int = 200) -> list[UUID]:
+    """Card refunds written but not yet accepted by Stripe, written before ``older_than``."""
+    statement = (
+        select(refund.c.id)
+        .where(
+            refund.c.status == RefundStatus.REQUESTED,
+            refund.c.kind == "card_refund",
+            refund.c.created_at < older_than,
+        )
+        .order_by(refund.c.created_at)
+        .limit(limit)
+    )
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def unprocessed_events(session: AsyncSession, *, older_than: datetime, limit: int = 500) -> list[Row[Any]]:
+    """Webhook events stored before ``older_than`` and not yet processed (fewer than 20 failed attempts)."""
+    statement = (
+        select(webhook_event.c.provider, webhook_event.c.event_id)
+        .where(
+            webhook_event.c.processed_at.is_(None),
+            webhook_event.c.received_at < older_than,
+            webhook_event.c.attempts < 20,
+        )
+        .order_by(webhook_event.c.received_at)
+        .limit(limit)
+    )
+    return list((await session.execute(statement)).all())
+
+
+async def claim_event(session: AsyncSession, provider: str, event_id: str, now: datetime) -> Row[Any] | None:
+    """Mark one stored event processed (in the transaction of its effects) unless it already is; its ``type`` and
+    ``payload``, or ``None`` when it was processed before. The row lock makes two runs of one event take turns."""
+    statement = (
+        update(webhook_event)
+        .where(
+            webhook_event.c.provider == provider,
+            webhook_event.c.event_id == event_id,
+            webhook_event.c.processed_at.is_(None),
+        )
+        .values(processed_at=now, attempts=webhook_event.c.attempts + 1)
+        .returning(webhook_event.c.type, webhook_event.c.payload)
+    )
+    return (await session.execute(statement)).first()
+
+
+async def event_failed(session: AsyncSession, provider: str, event_id: str, error: str) -> None:
+    """Count a failed processing attempt of one event."""
+    await session.execute(
+        update(webhook_event)
+        .where(webhook_event.c.provider == provider, webhook_event.c.event_id == event_id)
+        .values(attempts=webhook_event.c.attempts + 1, last_error=error[:500])
+    )
+
+
+def refundable_left() -> Any:
+    """``captured_amount - refunded_amount`` of a payment (an SQL expression)."""
+    return payment.c.captured_amount - payment.c.refunded_amount
+
+
+def counted(status: str) -> bool:
+    """Whether a ledger entry in ``status`` counts against the capture."""
+    return status in COUNTED_REFUND_STATUSES
+
+
+__all__ = ["and_", "func"]
