@@ -111,7 +111,7 @@ def payload(*, bank_bin: str, account_number: str, amount: int, memo: str) -> st
         memo: what the guest's bank puts in the transfer description: 1..25 ASCII letters, digits and spaces.
             Banks drop or mangle anything else (diacritics, punctuation), so it is refused rather than sent.
 
-    Returns the payload string (ASCII, about 110–140 characters), ending in ``"6304"`` and its CRC. Raises
+    Returns the payload string (ASCII, 96 to 150 characters), ending in ``"6304"`` and its CRC. Raises
     ``ValueError`` naming the field that is wrong."""
     if not isinstance(bank_bin, str) or not _BIN.fullmatch(bank_bin):
         raise ValueError(f"bank_bin must be the bank's 6-digit NAPAS BIN, not {bank_bin!r}")
@@ -230,7 +230,7 @@ def codes_in(description: str) -> list[str]:
 QUIET_ZONE = 4
 #: The smallest PNG side in pixels: a phone scans it comfortably from a screen or a print at arm's length.
 MIN_PNG_PIXELS = 400
-#: SVG user units (px) per module: a 424 px square for a typical payload (version 7, 45 modules + quiet zone).
+#: SVG user units (px) per module. Payloads take QR versions 5 to 8 at level M (37 to 49 modules + quiet zone).
 SVG_SCALE = 8
 
 
