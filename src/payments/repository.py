@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, and_, func, select, update
+from sqlalchemy import Row, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.booking.models import Property, Reservation, RoomType
@@ -305,4 +305,44 @@ def counted(status: str) -> bool:
     return status in COUNTED_REFUND_STATUSES
 
 
-__all__ = ["and_", "func"]
+
+async def property_owned(session: AsyncSession, property_id: UUID, owner_id: UUID) -> bool:
+    """Whether ``owner_id`` owns the property."""
+    statement = select(property_.c.id).where(property_.c.id == property_id, property_.c.owner_id == owner_id)
+    return (await session.execute(statement)).first() is not None
+
+
+async def owner_transfers(session: AsyncSession, owner_id: UUID, status: str | None, limit: int) -> list[Row[Any]]:
+    """Bank transfers received at the owner's properties (newest first), optionally of one ``status``."""
+    statement = (
+        select(bank_transfer, reservation.c.code.label("reservation_code"))
+        .select_from(
+            bank_transfer.join(property_, property_.c.id == bank_transfer.c.property_id).outerjoin(
+                reservation, reservation.c.id == bank_transfer.c.reservation_id
+            )
+        )
+        .where(property_.c.owner_id == owner_id)
+        .order_by(bank_transfer.c.received_at.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        statement = statement.where(bank_transfer.c.status == status)
+    return list((await session.execute(statement)).all())
+
+
+async def owner_payouts(session: AsyncSession, owner_id: UUID, status: str | None, limit: int) -> list[Row[Any]]:
+    """Bank payouts (VietQR refunds the owner makes by hand) of the owner's properties, oldest first."""
+    statement = (
+        select(refund, reservation.c.code.label("reservation_code"))
+        .select_from(
+            refund.join(property_, property_.c.id == refund.c.property_id).outerjoin(
+                reservation, reservation.c.id == refund.c.reservation_id
+            )
+        )
+        .where(property_.c.owner_id == owner_id, refund.c.kind == "bank_payout")
+        .order_by(refund.c.created_at)
+        .limit(limit)
+    )
+    if status is not None:
+        statement = statement.where(refund.c.status == status)
+    return list((await session.execute(statement)).all())

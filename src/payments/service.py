@@ -1,0 +1,593 @@
+"""The rules of payments for the app, the owner portal and admins: start paying, "I paid", QR images, refunds on
+cancellation and by hand, receiving accounts, parked transfers and payouts.
+
+Starting a card payment is claim-first: the payment row (one per reservation attempt, ``UNIQUE (reservation_id,
+method, attempt)``) is written and committed before Stripe is called, and the PaymentIntent is created with the
+idempotency key ``laocai-payment-<payment id>``, so a double tap or a retry after a timeout lands on the same
+attempt and the same intent (https://docs.stripe.com/api/idempotent_requests). The request's ``Idempotency-Key``
+replays the first answer on top of that (``src/kernel/idempotency.py``).
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from src.booking import codes as reservation_codes
+from src.booking.models import ReservationStatus
+from src.booking.schemas import PaymentState, RefundOut
+from src.booking.service import effective_status
+from src.kernel import idempotency
+from src.kernel.auth.identity import Identity
+from src.kernel.auth.tokens import verify_lookup_token
+from src.kernel.db import unit_of_work
+from src.kernel.errors import InvalidParameter
+from src.kernel.money import money
+from src.payments import ledger, settlement, vietqr
+from src.payments import repository as repo
+from src.payments.errors import (
+    AlreadyPaid,
+    AmountTooLarge,
+    NotPayable,
+    PaymentMethodUnavailable,
+    PaymentNotFound,
+    PayoutNotFound,
+    ProviderDown,
+    ProviderRejected,
+)
+from src.payments.models import PaymentStatus, RefundStatus
+from src.payments.notices import tell_guest
+from src.payments.provider import CardProvider, PaymentMethod, ProviderRefused, ProviderUnavailable
+from src.payments.schemas import (
+    BankAccountOut,
+    BankAccountWrite,
+    BankDetails,
+    PaymentConfirmation,
+    PaymentStarted,
+    PayoutList,
+    PayoutOut,
+    RefundCreate,
+    RefundList,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentConfig:
+    """How long starting a payment extends the hold, per method."""
+
+    card_settlement: timedelta = timedelta(minutes=15)
+    vietqr_settlement: timedelta = timedelta(minutes=30)
+
+
+def intent_key(payment_id: UUID) -> str:
+    """Our idempotency key of the PaymentIntent creation of one payment attempt."""
+    return f"laocai-payment-{payment_id}"
+
+
+def refund_out(row: Any, locale: str, method: str | None = None) -> RefundOut:
+    """A ledger row as the API shows it."""
+    return RefundOut(
+        id=row.id,
+        amount=money(row.amount, row.currency, locale),
+        status=row.status,
+        method=method or ("card" if row.kind == "card_refund" else "vietqr"),
+        reason=row.reason,
+        created_at=row.created_at,
+    )
+
+
+def payment_state(row: Any, locale: str) -> PaymentState:
+    """The payment state of a reservation row."""
+    return PaymentState(
+        status=row.payment_status,
+        paid=money(row.paid_amount, row.currency, locale),
+        refunded=money(row.refunded_amount, row.currency, locale),
+        disputed=row.disputed,
+    )
+
+
+def bank_details(account: Any) -> BankDetails:
+    """A receiving account as the API shows it (the feed secret never)."""
+    bank = vietqr.bank(account.bank_bin)
+    return BankDetails(
+        bank_bin=account.bank_bin,
+        bank_name=bank.name if bank else None,
+        bank_short_name=bank.short_name if bank else None,
+        account_number=account.account_number,
+        account_name=account.account_name,
+        is_sample=account.is_sample,
+    )
+
+
+def _may_see(row: Any, token: str | None, identity: Identity | None) -> bool:
+    if token is not None and verify_lookup_token(token, row.lookup_token_hash):
+        return True
+    return identity is not None and (identity.id in (row.user_id, row.owner_id) or "admin" in identity.roles)
+
+
+class PaymentService:
+    """Payments for one request. Card calls go to ``card`` (``None`` when no Stripe keys are configured)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        card: CardProvider | None,
+        config: PaymentConfig,
+        locale: str,
+        now: datetime,
+        base_url: str = "",
+    ) -> None:
+        self.engine = engine
+        self.card = card
+        self.config = config
+        self.locale = locale
+        self.now = now
+        self.base_url = base_url
+
+    async def _reservation(self, session: AsyncSession, code: str, token: str | None, identity: Identity | None) -> Any:
+        from src.booking.errors import ReservationNotFound
+
+        canonical = reservation_codes.normalise(code)
+        row = await repo.reservation_for_update(session, code=canonical) if canonical else None
+        if row is None or not _may_see(row, token, identity):
+            raise ReservationNotFound(f"no reservation {code!r}")
+        return row
+
+    def _started(self, payment: Any, reservation: Any, account: Any = None) -> PaymentStarted:
+        amount = money(payment.amount, payment.currency, self.locale)
+        hold = reservation.hold_expires_at if reservation.status == ReservationStatus.HELD else None
+        if payment.method == PaymentMethod.CARD:
+            return PaymentStarted(
+                payment_id=payment.id,
+                method=payment.method,
+                status=payment.status,
+                amount=amount,
+                hold_expires_at=hold,
+                client_secret=payment.client_secret,
+                publishable_key=self.card.publishable_key if self.card else None,
+            )
+        base = f"{self.base_url}/v1/payments/{payment.id}"
+        return PaymentStarted(
+            payment_id=payment.id,
+            method=payment.method,
+            status=payment.status,
+            amount=amount,
+            hold_expires_at=hold,
+            payload=payment.payload,
+            qr_svg_url=f"{base}/qr.svg",
+            qr_png_url=f"{base}/qr.png",
+            memo=vietqr.memo_for(reservation.code),
+            bank=bank_details(account) if account is not None else None,
+        )
+
+    async def start(
+        self,
+        code: str,
+        method: str,
+        idempotency_key: str | None,
+        token: str | None,
+        identity: Identity | None,
+    ) -> tuple[int, dict[str, Any], bool]:
+        """``POST /v1/bookings/{code}/payments``: ``(status, body, replayed)``. Errors: 400 without a key, 404,
+        ``AlreadyPaid`` (409), ``HoldExpired`` (410), ``NotPayable`` (409), ``PaymentMethodUnavailable`` (409),
+        ``AmountTooLarge`` (422), ``ProviderDown`` (424), ``ProviderRejected`` (422)."""
+        from src.booking.errors import HoldExpired
+
+        key = idempotency.check_key(idempotency_key)
+        route = f"POST /v1/bookings/{code}/payments"
+        digest = idempotency.fingerprint(route, {"method": method})
+        scope = idempotency.scope_of(identity.id if identity is not None else None)
+        now = self.now
+        async with unit_of_work(self.engine) as session:
+            found = await idempotency.stored_answer(session, scope=scope, key=key)
+            replay = idempotency.replay_of(found, route=route, fingerprint=digest, now=now)
+            if replay is not None:
+                return replay.status_code, dict(replay.body), True
+            reservation = await self._reservation(session, code, token, identity)
+            status = effective_status(reservation.status, reservation.hold_expires_at, now)
+            if status in (ReservationStatus.CONFIRMED, ReservationStatus.CHECKED_IN) or (
+                reservation.paid_amount >= reservation.total_amount > 0
+            ):
+                raise AlreadyPaid(f"reservation {reservation.code} is paid")
+            if status == ReservationStatus.EXPIRED:
+                raise HoldExpired(f"the hold of {reservation.code} lapsed; book again")
+            if status != ReservationStatus.HELD:
+                raise NotPayable(f"a reservation that is {status} cannot be paid")
+            due = reservation.total_amount - reservation.paid_amount
+            account = None
+            if method == PaymentMethod.CARD:
+                if self.card is None:
+                    raise PaymentMethodUnavailable("card payments are not configured (no Stripe keys)", method=method)
+                limit = self.card.max_amount(reservation.currency)
+                if due > limit:
+                    raise AmountTooLarge(
+                        f"{due} {reservation.currency} is more than one card charge may carry ({limit})",
+                        max_amount=limit,
+                    )
+                settlement_time = self.config.card_settlement
+            else:
+                account = await repo.bank_account_of(session, property_id=reservation.property_id)
+                if account is None:
+                    raise PaymentMethodUnavailable("this property has set no account for bank transfers", method=method)
+                if due > vietqr.MAX_AMOUNT:
+                    raise AmountTooLarge(f"{due} is more than a VietQR amount may be", max_amount=vietqr.MAX_AMOUNT)
+                settlement_time = self.config.vietqr_settlement
+            payment = await self._attempt(session, reservation, method, due, account)
+            extended = max(reservation.hold_expires_at, now + settlement_time)
+            await repo.set_reservation(
+                session,
+                reservation.id,
+                {"hold_expires_at": extended, "payment_status": "pending", "updated_at": now},
+                where=repo.reservation.c.status == ReservationStatus.HELD,
+            )
+            reservation = {**reservation._mapping, "hold_expires_at": extended}
+        if method == PaymentMethod.CARD and payment.provider_ref is None:
+            payment = await self._create_intent(payment, reservation["code"])
+        body = msgspec.to_builtins(self._started(payment, _Row(reservation), account))
+        async with unit_of_work(self.engine) as session:
+            await idempotency.record(
+                session, scope=scope, key=key, route=route, fingerprint=digest, status_code=201, body=body, now=now
+            )
+        return 201, body, False
+
+    async def _attempt(self, session: AsyncSession, reservation: Any, method: str, due: int, account: Any) -> Any:
+        """The open attempt of ``method`` (reused: the same intent, the same QR), or a new one claimed with
+        ``INSERT ... ON CONFLICT DO NOTHING`` (a concurrent double tap lands on the same row)."""
+        now = self.now
+        latest = await repo.latest_payment(session, reservation.id, method)
+        reusable = (PaymentStatus.CREATING, PaymentStatus.PENDING, PaymentStatus.PROCESSING, PaymentStatus.FAILED)
+        if latest is not None and latest.status in reusable and latest.amount == due:
+            return latest
+        attempt = (latest.attempt + 1) if latest is not None else 1
+        values: dict[str, Any] = {
+            "id": uuid4(),
+            "reservation_id": reservation.id,
+            "method": method,
+            "attempt": attempt,
+            "status": PaymentStatus.CREATING if method == PaymentMethod.CARD else PaymentStatus.PENDING,
+            "amount": due,
+            "currency": reservation.currency,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if account is not None:
+            values.update(
+                bank_bin=account.bank_bin,
+                account_number=account.account_number,
+                payload=vietqr.payload(
+                    bank_bin=account.bank_bin,
+                    account_number=account.account_number,
+                    amount=due,
+                    memo=vietqr.memo_for(reservation.code),
+                ),
+            )
+        await repo.insert_payment(session, values)
+        return await repo.latest_payment(session, reservation.id, method)
+
+    async def _create_intent(self, payment: Any, code: str) -> Any:
+        """Create the attempt's PaymentIntent (idempotency key ``laocai-payment-<id>``) and store it; a concurrent
+        creator that stored first wins and its intent is returned."""
+        assert self.card is not None
+        try:
+            intent = await self.card.create_intent(
+                amount=payment.amount,
+                currency=payment.currency,
+                metadata={"reservation_code": code, "payment_id": str(payment.id)},
+                idempotency_key=intent_key(payment.id),
+            )
+        except ProviderUnavailable as exc:
+            raise ProviderDown(str(exc)) from None
+        except ProviderRefused as exc:
+            raise ProviderRejected(str(exc), provider_code=exc.code) from None
+        async with unit_of_work(self.engine) as session:
+            stored = await repo.set_payment(
+                session,
+                payment.id,
+                {
+                    "provider_ref": intent.id,
+                    "client_secret": intent.client_secret,
+                    "status": PaymentStatus.PENDING,
+                    "updated_at": self.now,
+                },
+                where=repo.payment.c.provider_ref.is_(None),
+            )
+            return stored if stored is not None else await repo.payment_by_id(session, payment.id)
+
+    async def confirm(self, code: str, token: str | None, identity: Identity | None) -> PaymentConfirmation:
+        """The app's "I paid": re-read the reservation's latest card PaymentIntent from Stripe and apply it through
+        the same idempotent transition as the webhook; the reservation's status and payment state."""
+        async with unit_of_work(self.engine) as session:
+            reservation = await self._reservation(session, code, token, identity)
+            latest = await repo.latest_payment(session, reservation.id, PaymentMethod.CARD)
+        if latest is not None and latest.provider_ref and self.card is not None:
+            try:
+                intent = await self.card.retrieve_intent(latest.provider_ref)
+            except ProviderUnavailable as exc:
+                raise ProviderDown(str(exc)) from None
+            except ProviderRefused as exc:
+                raise ProviderRejected(str(exc), provider_code=exc.code) from None
+            async with unit_of_work(self.engine) as session:
+                await settlement.apply_intent(
+                    session,
+                    intent_id=intent.id,
+                    status=intent.status,
+                    amount_received=intent.amount_received,
+                    metadata=intent.metadata,
+                    now=self.now,
+                )
+        async with unit_of_work(self.engine) as session:
+            reservation = await repo.reservation_for_update(session, reservation_id=reservation.id)
+            return PaymentConfirmation(
+                code=reservation.code,
+                status=effective_status(reservation.status, reservation.hold_expires_at, self.now),
+                payment=payment_state(reservation, self.locale),
+            )
+
+    async def qr_payload(self, payment_id: UUID) -> str:
+        """The EMVCo payload of a VietQR payment (its id is the unguessable capability); ``PaymentNotFound``."""
+        async with unit_of_work(self.engine) as session:
+            found = await repo.payment_by_id(session, payment_id)
+        if found is None or found.payload is None:
+            raise PaymentNotFound(f"no VietQR payment {payment_id}")
+        return str(found.payload)
+
+
+class _Row:
+    """Attribute access over a mapping (a reservation row as read, with what this request changed)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+# ------------------------------------------------------------------------------------------------- refunds
+
+
+async def refund_on_cancel(
+    session: AsyncSession, reservation: Any, refund_percent: int, now: datetime, *, by: UUID | None
+) -> RefundOut | None:
+    """Booking's ``CancellationRefunder``: refund ``floor(paid * percent / 100)`` of the cancelled reservation,
+    less what was refunded already, over its succeeded payments (largest first), once per reservation (dedup key
+    ``cancel:<reservation id>:<payment id>``); tell the guest that it was cancelled."""
+    locked = await repo.reservation_for_update(session, reservation_id=reservation.id)
+    if locked is None:
+        return None
+    net_paid = locked.paid_amount - locked.refunded_amount
+    due = min(net_paid, max(0, ledger.percent_of(locked.paid_amount, refund_percent) - locked.refunded_amount))
+    first: Any = None
+    left = due
+    for payment in await repo.succeeded_payments(session, locked.id):
+        if left <= 0:
+            break
+        amount = min(left, payment.captured_amount - payment.refunded_amount)
+        entry = await ledger.add_refund(
+            session,
+            payment=payment,
+            reservation=locked,
+            amount=amount,
+            reason="cancellation",
+            dedup_key=f"cancel:{locked.id}:{payment.id}",
+            now=now,
+            by=by,
+            tell=False,
+        )
+        if entry is not None:
+            left -= amount
+            first = first or entry
+    await tell_guest(
+        session, "reservation_cancelled", locked, now, key=str(locked.id), refund_amount=due if due > 0 else None
+    )
+    if first is None:
+        return None
+    out = refund_out(first, locked.guest_locale)
+    if due != first.amount:
+        out = msgspec.structs.replace(out, amount=money(due, locked.currency, locked.guest_locale))
+    return out
+
+
+class RefundService:
+    """Refunds by hand: the property's owner (their reservations) or an admin (any)."""
+
+    def __init__(self, session: AsyncSession, identity: Identity, locale: str, now: datetime) -> None:
+        self.session = session
+        self.identity = identity
+        self.locale = locale
+        self.now = now
+
+    async def _reservation(self, code: str) -> Any:
+        from src.booking.errors import ReservationNotFound
+
+        canonical = reservation_codes.normalise(code)
+        row = await repo.reservation_for_update(self.session, code=canonical) if canonical else None
+        if row is None or (row.owner_id != self.identity.id and "admin" not in self.identity.roles):
+            raise ReservationNotFound(f"no reservation {code!r}")
+        return row
+
+    async def list(self, code: str) -> RefundList:
+        """The reservation's ledger entries."""
+        reservation = await self._reservation(code)
+        rows = await repo.refunds_of(self.session, reservation.id)
+        return RefundList(items=[refund_out(r, self.locale) for r in rows])
+
+    async def refund(self, code: str, body: RefundCreate) -> list[RefundOut]:
+        """Refund ``amount`` or the shares of ``nights`` (``src/payments/ledger.py``) of the reservation's captured
+        money, over its succeeded payments, largest first. 422 for neither or both, or a night outside the stay;
+        ``RefundExceedsCapture`` (409) beyond what is left."""
+        from src.booking.stays import parse_local_date
+
+        if (body.amount is None) == (body.nights is None):
+            raise InvalidParameter.of_field("amount", "give either amount or nights")
+        reservation = await self._reservation(code)
+        payments = await repo.succeeded_payments(self.session, reservation.id)
+        captured = sum(p.captured_amount for p in payments)
+        if body.amount is not None:
+            amount = body.amount
+            key = f"manual:{reservation.id}:{uuid4()}"
+        else:
+            stay = ledger.nightly_rates(reservation.price, reservation.check_in, reservation.nights)
+            shares = dict(
+                zip(
+                    [night for night, _ in stay],
+                    ledger.night_shares(captured, [rate for _, rate in stay]),
+                    strict=True,
+                )
+            )
+            amount = 0
+            picked = []
+            for text in body.nights or []:
+                night = parse_local_date(text, "nights", source="body")
+                if night not in shares:
+                    raise InvalidParameter.of_field("nights", f"{night.isoformat()} is not a night of this stay")
+                if night not in picked:
+                    picked.append(night)
+                    amount += shares[night]
+            key = "nights:" + str(reservation.id) + ":" + ",".join(n.isoformat() for n in sorted(picked))
+        left = sum(p.captured_amount - p.refunded_amount for p in payments)
+        if amount > left or amount <= 0:
+            from src.payments.errors import RefundExceedsCapture
+
+            raise RefundExceedsCapture(f"{amount} is more than the {left} left to refund", refundable=left)
+        reason = "admin" if reservation.owner_id != self.identity.id else "owner"
+        made: list[RefundOut] = []
+        remaining = amount
+        for payment in payments:
+            if remaining <= 0:
+                break
+            part = min(remaining, payment.captured_amount - payment.refunded_amount)
+            if part <= 0:
+                continue
+            entry = await ledger.add_refund(
+                self.session,
+                payment=payment,
+                reservation=reservation,
+                amount=part,
+                reason=reason,
+                dedup_key=f"{key}:{payment.id}",
+                now=self.now,
+                by=self.identity.id,
+                note=body.note,
+            )
+            if entry is not None:
+                made.append(refund_out(entry, self.locale))
+                remaining -= part
+        return made
+
+
+class OwnerPaymentService:
+    """The owner's receiving accounts, transfers and payouts."""
+
+    def __init__(self, session: AsyncSession, identity: Identity, locale: str, now: datetime) -> None:
+        self.session = session
+        self.identity = identity
+        self.locale = locale
+        self.now = now
+
+    async def _owned(self, property_id: UUID) -> None:
+        from src.booking.errors import PropertyNotFound
+
+        if not await repo.property_owned(self.session, property_id, self.identity.id):
+            raise PropertyNotFound(f"no property {property_id} of yours")
+
+    async def bank_account(self, property_id: UUID) -> BankAccountOut:
+        """The property's receiving account (404 when none is set)."""
+        await self._owned(property_id)
+        account = await repo.bank_account_of(self.session, property_id=property_id)
+        if account is None:
+            raise PaymentNotFound(f"property {property_id} has no receiving account")
+        return BankAccountOut(bank=bank_details(account), updated_at=account.updated_at)
+
+    async def set_bank_account(self, property_id: UUID, body: BankAccountWrite, *, rotate: bool = False) -> BankAccountOut:
+        """Set (or replace) the receiving account; a new feed secret is made when the account is new or changes,
+        or when ``rotate``, and shown once. 422 for a BIN not on the NAPAS list or a malformed account number;
+        409 when another property receives on that account."""
+        from sqlalchemy.exc import IntegrityError
+
+        from src.kernel.db import upsert_insert
+        from src.kernel.errors import Conflict
+
+        await self._owned(property_id)
+        if vietqr.bank(body.bank_bin) is None:
+            raise InvalidParameter.of_field("bank_bin", "not a bank BIN of the NAPAS list")
+        number = body.account_number.strip()
+        if not number.isalnum() or not number.isascii():
+            raise InvalidParameter.of_field("account_number", "letters and digits only")
+        from src.kernel.text import clean_text
+
+        name = clean_text(body.account_name, "account_name", max_length=100)
+        current = await repo.bank_account_of(self.session, property_id=property_id)
+        changed = current is None or (current.bank_bin, current.account_number) != (body.bank_bin, number)
+        secret = secrets.token_urlsafe(32) if changed or rotate else None
+        values: dict[str, Any] = {
+            "property_id": property_id,
+            "bank_bin": body.bank_bin,
+            "account_number": number,
+            "account_name": name,
+            "feed_secret": secret or current.feed_secret,
+            "is_sample": False,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        insert = upsert_insert(self.session)
+        statement = insert(repo.bank_account).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["property_id"], set_={k: v for k, v in values.items() if k not in ("property_id", "created_at")}
+        )
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(statement)
+        except IntegrityError:
+            raise Conflict("another property receives transfers on this account") from None
+        account = await repo.bank_account_of(self.session, property_id=property_id)
+        return BankAccountOut(bank=bank_details(account), updated_at=account.updated_at, feed_secret=secret)
+
+    async def payouts(self, status: str | None) -> PayoutList:
+        """The owner's bank payouts (VietQR refunds to make by hand), oldest first."""
+        rows = await repo.owner_payouts(self.session, self.identity.id, status, 500)
+        return PayoutList(
+            items=[
+                PayoutOut(
+                    id=r.id,
+                    amount=money(r.amount, r.currency, self.locale),
+                    status=r.status,
+                    reason=r.reason,
+                    reservation_code=r.reservation_code,
+                    bank_transfer=r.bank_transfer,
+                    created_at=r.created_at,
+                    completed_at=r.completed_at,
+                )
+                for r in rows
+            ]
+        )
+
+    async def payout_done(self, refund_id: UUID) -> PayoutOut:
+        """Mark a pending payout made; ``PayoutNotFound`` (404) for another's or one not pending."""
+        entry = await repo.refund_by(self.session, refund_id=refund_id)
+        if (
+            entry is None
+            or entry.kind != "bank_payout"
+            or not await repo.property_owned(self.session, entry.property_id, self.identity.id)
+        ):
+            raise PayoutNotFound(f"no payout {refund_id}")
+        if entry.status == RefundStatus.PENDING:
+            if entry.reservation_id is not None:
+                await repo.reservation_for_update(self.session, reservation_id=entry.reservation_id)
+            await ledger.move_refund(self.session, entry, RefundStatus.SUCCEEDED, self.now)
+        elif entry.status != RefundStatus.SUCCEEDED:
+            raise PayoutNotFound(f"payout {refund_id} is {entry.status}")
+        rows = [r for r in await repo.owner_payouts(self.session, self.identity.id, None, 10_000) if r.id == refund_id]
+        r = rows[0]
+        return PayoutOut(
+            id=r.id,
+            amount=money(r.amount, r.currency, self.locale),
+            status=r.status,
+            reason=r.reason,
+            reservation_code=r.reservation_code,
+            bank_transfer=r.bank_transfer,
+            created_at=r.created_at,
+            completed_at=r.completed_at,
+        )
