@@ -247,7 +247,7 @@ async def queue(
         category=kind,
         to_address=to_address,
         locale=locale if locale in SUPPORTED_LOCALES else DEFAULT_LOCALE,
-        subject=rendered.subject,
+        subject=rendered.subject[:300],  # the column's length (a property name may be 200 characters long)
         body_text=rendered.body_text,
         body_html=rendered.body_html,
         reference=context.code or None,

@@ -17,7 +17,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from src.app import job_registry
 from src.kernel import outbox
+from src.kernel.config import Settings
 from src.kernel.db import create_engine, unit_of_work, utcnow
 from src.kernel.jobs import InProcessRunner, Job, JobContext, JobRegistry, PendingJob, RetryPolicy, bind
 from src.payments import messages
@@ -373,3 +375,18 @@ async def test_the_outbox_table_refuses_an_unknown_status(engine: AsyncEngine) -
                     created_at=utcnow(),
                 )
             )
+
+
+def test_settings_choose_the_mailer_and_the_app_registers_the_outbox_jobs(tmp_path: Path) -> None:
+    folder = outbox.config_from_settings(Settings(data_dir=tmp_path))
+    assert isinstance(folder.mailer, outbox.FolderMailer)
+    assert folder.mailer.folder == tmp_path / "outbox"
+    assert folder.mail_from == "Lào Cai Travel <no-reply@laocai.travel>"
+    smtp = outbox.build_mailer(
+        Settings(data_dir=tmp_path, smtp_host="mail.example.org", smtp_port=465, smtp_ssl=True, smtp_password="pw")
+    )
+    assert isinstance(smtp, outbox.SmtpMailer)
+    assert (smtp.host, smtp.port, smtp.use_ssl) == ("mail.example.org", 465, True)
+    registry = job_registry()
+    assert registry.get("kernel.send_message") is outbox.SEND_MESSAGE
+    assert registry.periodic["kernel.sweep_outbox"].cron == "* * * * *"
