@@ -17,6 +17,7 @@ from src.booking.channel_controllers import ChannelCalendarController, IcalExpor
 from src.booking.controllers import BookingController, PropertyController
 from src.booking.owner_controllers import OwnerController
 from src.guide.controllers import CommuneController, DestinationController, EditorDestinationController, MapController
+from src.kernel import outbox
 from src.kernel.auth.backend import build_jwt_auth, document_public_routes
 from src.kernel.auth.controllers import AdminUserController, AuthController
 from src.kernel.auth.credentials import default_passwords
@@ -62,6 +63,7 @@ def job_registry(settings: Settings | None = None) -> JobRegistry:
     registry = JobRegistry()
     registry.add_periodic(SWEEP_RESPONSE_CACHE)
     registry.add_periodic(PURGE_EXPIRED_KEYS)
+    outbox.register(registry)
     if settings is None:
         booking_jobs.register(registry)
     else:
@@ -74,9 +76,10 @@ def create_jobs(settings: Settings, engine: AsyncEngine, *, in_server: bool, res
     """The job system of a process: ``in_server`` for ``laocai serve`` (a worker only when
     ``settings.runs_worker_in_process``; per-process periodic jobs), else for ``laocai worker``. ``resources``
     reach handlers as ``ctx.resources``: ``"stores"`` (server processes) and ``"search"`` (the search engine,
-    needed by search's jobs wherever a worker runs); ``"channel_sync"`` (booking's feed import settings) is added
-    here."""
+    needed by search's jobs wherever a worker runs); ``"channel_sync"`` (booking's feed import settings) and
+    ``"outbox"`` (the mailer and sender of outbox email) are added here."""
     channel_sync = booking_jobs.ChannelSyncConfig(allow_private_hosts=settings.channel_allow_private_hosts)
+    mail = outbox.config_from_settings(settings)
     return JobSystem(
         job_registry(settings),
         engine,
@@ -87,7 +90,7 @@ def create_jobs(settings: Settings, engine: AsyncEngine, *, in_server: bool, res
         concurrency=settings.jobs_concurrency,
         sweep_seconds=settings.jobs_sweep_seconds,
         shutdown_seconds=settings.jobs_shutdown_seconds,
-        resources={booking_jobs.RESOURCE: channel_sync, **resources},
+        resources={booking_jobs.RESOURCE: channel_sync, outbox.RESOURCE: mail, **resources},
     )
 
 

@@ -12,6 +12,7 @@ from src.guide.models import (
 from src.kernel.auth.models import RefreshToken, User, UserRole
 from src.kernel.idempotency import IdempotencyRecord
 from src.kernel.jobs import PeriodicJobState
+from src.kernel.outbox import OutboxMessage
 from src.payments.models import BankAccount, BankTransfer, Payment, Refund, WebhookEvent
 from src.search.models import SearchLogEntry
 
@@ -28,6 +29,7 @@ __all__ = [
     "ExternalBlock",
     "IdempotencyRecord",
     "InventoryNight",
+    "OutboxMessage",
     "Payment",
     "PeriodicJobState",
     "Property",

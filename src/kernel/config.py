@@ -79,6 +79,14 @@ class Settings(BaseSettings):
             (minutes): the time a card confirmation or a bank transfer and its feed notice usually take.
         bank_feed_tolerance_seconds: oldest signature timestamp a bank-feed notice may carry (replay window).
         reconcile_minutes: how often stuck payments, unprocessed webhook events and unsent refunds are re-read.
+        smtp_host: the SMTP server outbox email is sent through; empty: no SMTP, each message is written to
+            ``<data_dir>/outbox/<id>.eml`` instead (see ``src/kernel/outbox.py``).
+        smtp_port: its port (587 for STARTTLS, 465 with ``smtp_ssl``).
+        smtp_username, smtp_password: credentials for SMTP ``AUTH``; no login when the username is empty.
+        smtp_starttls: upgrade the connection with STARTTLS (refused if the server does not offer it).
+        smtp_ssl: implicit TLS from the first byte (port 465) instead of STARTTLS.
+        smtp_timeout_seconds: timeout of each SMTP socket operation, seconds.
+        mail_from: the ``From`` of every message (its domain also names the ``Message-ID``s).
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -158,6 +166,21 @@ class Settings(BaseSettings):
     vietqr_settlement_minutes: int = Field(default=30, ge=1, le=1440)
     bank_feed_tolerance_seconds: int = Field(default=300, ge=30, le=3600)
     reconcile_minutes: int = Field(default=5, ge=1, le=60)
+
+    # outbox email (src/kernel/outbox.py)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    mail_from: str = "Lào Cai Travel <no-reply@laocai.travel>"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where outbox email is written without SMTP: ``<data_dir>/outbox``."""
+        return self.data_dir / "outbox"
 
     @property
     def search_dir(self) -> Path:

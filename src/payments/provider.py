@@ -95,6 +95,7 @@ class CardProvider(Protocol):
     reservation and attempt (or refund), so that a retry after a timeout never creates a second object."""
 
     publishable_key: str
+
     #: The largest amount one charge may carry, per currency, in minor units.
     def max_amount(self, currency: str) -> int: ...
 

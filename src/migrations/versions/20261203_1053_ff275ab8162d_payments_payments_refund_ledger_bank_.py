@@ -1,7 +1,7 @@
 """payments: payments, refund ledger, bank accounts and transfers, webhook events; reservation payment state
 
 Revision ID: ff275ab8162d
-Revises: ac141092a9f3
+Revises: 0cfa41c97644
 Create Date: 2026-12-03 10:53:50.769374+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = 'ff275ab8162d'
-down_revision: str | None = 'ac141092a9f3'
+down_revision: str | None = '0cfa41c97644'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
