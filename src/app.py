@@ -36,6 +36,16 @@ from src.kernel.logs import logging_config
 from src.kernel.middleware import RequestPipelineMiddleware
 from src.kernel.rate_limits import RateLimiter
 from src.kernel.security import SecurityHeaders, SecurityMiddleware, TrustedProxies, cors_config
+from src.payments import jobs as payments_jobs
+from src.payments.controllers import (
+    OwnerPaymentController,
+    PaymentController,
+    PaymentQrController,
+    RefundController,
+    WebhookController,
+)
+from src.payments.deps import build_card_provider, payment_config
+from src.payments.service import refund_on_cancel
 from src.search import jobs as search_jobs
 from src.search.cache import ResultCache
 from src.search.controllers import BoardSearchController, SearchController
@@ -64,6 +74,7 @@ def job_registry(settings: Settings | None = None) -> JobRegistry:
     registry.add_periodic(SWEEP_RESPONSE_CACHE)
     registry.add_periodic(PURGE_EXPIRED_KEYS)
     outbox.register(registry)
+    payments_jobs.register(registry, reconcile_minutes=settings.reconcile_minutes if settings else 5)
     if settings is None:
         booking_jobs.register(registry)
     else:
@@ -90,7 +101,12 @@ def create_jobs(settings: Settings, engine: AsyncEngine, *, in_server: bool, res
         concurrency=settings.jobs_concurrency,
         sweep_seconds=settings.jobs_sweep_seconds,
         shutdown_seconds=settings.jobs_shutdown_seconds,
-        resources={booking_jobs.RESOURCE: channel_sync, outbox.RESOURCE: mail, **resources},
+        resources={
+            booking_jobs.RESOURCE: channel_sync,
+            outbox.RESOURCE: mail,
+            payments_jobs.RESOURCE: payments_jobs.PaymentsResources(card=build_card_provider(settings)),
+            **resources,
+        },
     )
 
 
@@ -150,6 +166,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             signing_key, access_seconds=settings.access_token_seconds, refresh_seconds=settings.refresh_token_seconds
         ),
         "passwords": default_passwords(),
+        "card_provider": build_card_provider(settings),
+        "payment_config": payment_config(settings),
+        "cancellation_refunder": refund_on_cancel,
         "search_engine": search_engine,
         "search_log": search_log,
         "search_cache": ResultCache[Any](settings.search_cache_seconds),
@@ -172,6 +191,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             IcalExportController,
             OwnerRoomTypeIcalController,
             ChannelCalendarController,
+            PaymentController,
+            PaymentQrController,
+            WebhookController,
+            RefundController,
+            OwnerPaymentController,
         ],
         # Not named "locale": Litestar takes an invalid body field named like a dependency for a failed dependency
         # and answers 500 (register and the editors' translations have a "locale" field).

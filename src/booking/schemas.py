@@ -7,7 +7,7 @@ UTC. Coordinates are WGS84 degrees. Translated texts come with the locale they w
 """
 
 from datetime import date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import msgspec

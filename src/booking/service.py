@@ -48,11 +48,11 @@ from src.booking.schemas import (
     GuestOut,
     Offer,
     PaymentState,
-    RefundOut,
     PropertyDetail,
     PropertyPage,
     PropertyRef,
     PropertySummary,
+    RefundOut,
     Reservation,
     RoomTypeDetail,
 )
@@ -705,9 +705,7 @@ class ReservationService:
         )
         refund = None
         if self.refunder is not None:
-            refund = await self.refunder(
-                session, fresh, percent, now, by=identity.id if identity is not None else None
-            )
+            refund = await self.refunder(session, fresh, percent, now, by=identity.id if identity is not None else None)
             if refund is not None:  # the reservation's payment state moved
                 fresh = await self._find(row.code)
         return Cancellation(

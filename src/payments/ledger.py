@@ -265,4 +265,3 @@ async def record_provider_refund(session: AsyncSession, obj: dict[str, Any], now
         await _count(session, payment.id, reservation.id, amount, now)
         await tell_guest(session, "refund_issued", reservation, now, key=str(refund_id), refund_amount=amount)
     return "recorded"
-

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.payments import messages
-from src.payments.messages import MessageContext
+from src.payments.messages import Kind, MessageContext
 
 
 def context_of(
@@ -35,7 +35,7 @@ def context_of(
 
 
 async def tell_guest(
-    session: AsyncSession, kind: str, reservation: Any, now: datetime, *, key: str, **context: Any
+    session: AsyncSession, kind: Kind, reservation: Any, now: datetime, *, key: str, **context: Any
 ) -> None:
     """Write message ``kind`` to the guest of ``reservation`` in their locale, once per ``key`` (nothing for a
     guest without an email address, such as some walk-ins)."""
@@ -53,7 +53,7 @@ async def tell_guest(
 
 
 async def tell_owner(
-    session: AsyncSession, kind: str, reservation: Any, now: datetime, *, key: str, **context: Any
+    session: AsyncSession, kind: Kind, reservation: Any, now: datetime, *, key: str, **context: Any
 ) -> None:
     """Write message ``kind`` to the owner of the reservation's property in the owner's account locale."""
     if not reservation.owner_email:

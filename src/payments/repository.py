@@ -305,7 +305,6 @@ def counted(status: str) -> bool:
     return status in COUNTED_REFUND_STATUSES
 
 
-
 async def property_owned(session: AsyncSession, property_id: UUID, owner_id: UUID) -> bool:
     """Whether ``owner_id`` owns the property."""
     statement = select(property_.c.id).where(property_.c.id == property_id, property_.c.owner_id == owner_id)

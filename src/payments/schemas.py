@@ -1,7 +1,7 @@
 """Request and response shapes of payments (API.md). Money is ``{"amount", "currency", "display"}`` with ``amount``
 in integer minor units of an ISO 4217 currency (VND has none); timestamps are RFC 3339 UTC."""
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -157,6 +157,3 @@ class BankNoticeAck(msgspec.Struct):
     status: str
     reason: str | None
     reservation: str | None
-
-
-__all__ = ["date"]

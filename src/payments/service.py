@@ -323,6 +323,7 @@ class PaymentService:
                 )
         async with unit_of_work(self.engine) as session:
             reservation = await repo.reservation_for_update(session, reservation_id=reservation.id)
+            assert reservation is not None
             return PaymentConfirmation(
                 code=reservation.code,
                 status=effective_status(reservation.status, reservation.hold_expires_at, self.now),
@@ -408,7 +409,7 @@ class RefundService:
             raise ReservationNotFound(f"no reservation {code!r}")
         return row
 
-    async def list(self, code: str) -> RefundList:
+    async def entries(self, code: str) -> RefundList:
         """The reservation's ledger entries."""
         reservation = await self._reservation(code)
         rows = await repo.refunds_of(self.session, reservation.id)
@@ -501,7 +502,9 @@ class OwnerPaymentService:
             raise PaymentNotFound(f"property {property_id} has no receiving account")
         return BankAccountOut(bank=bank_details(account), updated_at=account.updated_at)
 
-    async def set_bank_account(self, property_id: UUID, body: BankAccountWrite, *, rotate: bool = False) -> BankAccountOut:
+    async def set_bank_account(
+        self, property_id: UUID, body: BankAccountWrite, *, rotate: bool = False
+    ) -> BankAccountOut:
         """Set (or replace) the receiving account; a new feed secret is made when the account is new or changes,
         or when ``rotate``, and shown once. 422 for a BIN not on the NAPAS list or a malformed account number;
         409 when another property receives on that account."""
@@ -518,7 +521,7 @@ class OwnerPaymentService:
             raise InvalidParameter.of_field("account_number", "letters and digits only")
         from src.kernel.text import clean_text
 
-        name = clean_text(body.account_name, "account_name", max_length=100)
+        name = clean_text(body.account_name, "account_name")
         current = await repo.bank_account_of(self.session, property_id=property_id)
         changed = current is None or (current.bank_bin, current.account_number) != (body.bank_bin, number)
         secret = secrets.token_urlsafe(32) if changed or rotate else None
@@ -527,7 +530,7 @@ class OwnerPaymentService:
             "bank_bin": body.bank_bin,
             "account_number": number,
             "account_name": name,
-            "feed_secret": secret or current.feed_secret,
+            "feed_secret": secret or (current.feed_secret if current is not None else ""),
             "is_sample": False,
             "created_at": self.now,
             "updated_at": self.now,
@@ -535,7 +538,8 @@ class OwnerPaymentService:
         insert = upsert_insert(self.session)
         statement = insert(repo.bank_account).values(**values)
         statement = statement.on_conflict_do_update(
-            index_elements=["property_id"], set_={k: v for k, v in values.items() if k not in ("property_id", "created_at")}
+            index_elements=["property_id"],
+            set_={k: v for k, v in values.items() if k not in ("property_id", "created_at")},
         )
         try:
             async with self.session.begin_nested():
@@ -543,6 +547,7 @@ class OwnerPaymentService:
         except IntegrityError:
             raise Conflict("another property receives transfers on this account") from None
         account = await repo.bank_account_of(self.session, property_id=property_id)
+        assert account is not None
         return BankAccountOut(bank=bank_details(account), updated_at=account.updated_at, feed_secret=secret)
 
     async def payouts(self, status: str | None) -> PayoutList:

@@ -44,7 +44,7 @@ _PROGRESS_FROM: dict[str, tuple[str, ...]] = {
         PaymentStatus.FAILED,
     ),
 }
-_RESERVATION_PAYMENT_STATUS = {
+_RESERVATION_PAYMENT_STATUS: dict[str, str] = {
     PaymentStatus.PENDING: "pending",
     PaymentStatus.PROCESSING: "processing",
     PaymentStatus.FAILED: "failed",
@@ -136,7 +136,9 @@ async def settle(session: AsyncSession, payment_id: UUID, amount: int, now: date
     return "confirmed"
 
 
-async def progress(session: AsyncSession, payment_id: UUID, status: str, now: datetime, error: str | None = None) -> bool:
+async def progress(
+    session: AsyncSession, payment_id: UUID, status: str, now: datetime, error: str | None = None
+) -> bool:
     """Move a payment that has not succeeded to ``status`` (``pending``, ``processing``, ``failed``,
     ``canceled``), and the reservation's payment state with it unless it is paid; whether it moved. ``processing``
     is shown as processing, never as failed; nothing here touches a succeeded payment or a confirmed reservation."""

@@ -23,8 +23,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.booking.models import ReservationStatus
 from src.kernel.errors import BadRequest, InvalidParameter
-from src.payments import ledger, settlement, vietqr
 from src.payments import repository as repo
+from src.payments import settlement, vietqr
 from src.payments.errors import InvalidWebhookSignature, TransferNotFound, TransferResolved
 from src.payments.models import ParkReason, PaymentStatus, RefundKind, RefundStatus, TransferStatus
 from src.payments.notices import tell_owner
@@ -79,7 +79,9 @@ def parse(payload: bytes) -> BankNotice:
     try:
         notice = msgspec.json.decode(payload, type=BankNotice)
     except msgspec.ValidationError as exc:
-        raise InvalidParameter(f"body: {exc}", errors=[{"field": "body", "source": "body", "message": str(exc)}])
+        raise InvalidParameter(
+            f"body: {exc}", errors=[{"field": "body", "source": "body", "message": str(exc)}]
+        ) from None
     except msgspec.DecodeError:
         raise BadRequest("the body is not a JSON object") from None
     problems = []
@@ -172,7 +174,11 @@ async def _match(
             session,
             notice.bank_bin,
             notice.transaction_id,
-            {"status": TransferStatus.PARKED, "reason": reason, "reservation_id": reservation.id if reservation else None},
+            {
+                "status": TransferStatus.PARKED,
+                "reason": reason,
+                "reservation_id": reservation.id if reservation else None,
+            },
         )
         if reservation is not None:
             await tell_owner(
@@ -300,6 +306,3 @@ async def send_back(session: AsyncSession, owner_id: UUID, bank_bin: str, transa
         {"status": TransferStatus.REFUNDED, "resolved_by": owner_id, "resolved_at": now},
     )
     return await repo.refund_by(session, refund_id=refund_id)
-
-
-__all__ = ["SIGNATURE_HEADER", "BankNotice", "attach", "ledger", "parse", "receive", "send_back", "sign", "verify"]
