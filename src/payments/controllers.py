@@ -7,7 +7,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import HeaderParameter, JSONBody, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter, QueryParameter
 
 from src.booking.controllers import BookingToken, IdempotencyKey
 from src.booking.schemas import RefundOut
@@ -116,17 +116,16 @@ class PaymentQrController(Controller):
 
     path = "/v1/payments"
     tags = ["payments"]
-    security = []
     dependencies = {"service": Provide(provide_payment_service)}
 
-    @get("/{payment_id:uuid}/qr.svg", media_type="image/svg+xml", responses=problem_responses(404))
-    async def svg(self, service: NamedDependency[PaymentService], payment_id: UUID) -> Response[bytes]:
+    @get("/{payment_id:uuid}/qr.svg", security=[], media_type="image/svg+xml", responses=problem_responses(404))
+    async def svg(self, service: NamedDependency[PaymentService], payment_id: FromPath[UUID]) -> Response[bytes]:
         """The QR code of the payment's EMVCo payload as SVG."""
         payload = await service.qr_payload(payment_id)
         return Response(vietqr.qr_svg(payload), media_type="image/svg+xml", headers={"Cache-Control": _PRIVATE})
 
-    @get("/{payment_id:uuid}/qr.png", media_type="image/png", responses=problem_responses(404))
-    async def png(self, service: NamedDependency[PaymentService], payment_id: UUID) -> Response[bytes]:
+    @get("/{payment_id:uuid}/qr.png", security=[], media_type="image/png", responses=problem_responses(404))
+    async def png(self, service: NamedDependency[PaymentService], payment_id: FromPath[UUID]) -> Response[bytes]:
         """The QR code of the payment's EMVCo payload as PNG."""
         payload = await service.qr_payload(payment_id)
         return Response(vietqr.qr_png(payload), media_type="image/png", headers={"Cache-Control": _PRIVATE})
@@ -137,9 +136,8 @@ class WebhookController(Controller):
 
     path = "/v1/webhooks"
     tags = ["payments"]
-    security = []
 
-    @post("/stripe", status_code=200, responses=problem_responses(400, 413))
+    @post("/stripe", status_code=200, security=[], responses=problem_responses(400, 413))
     async def stripe(self, request: Request[Any, Any, Any], stripe_signature: StripeSignature = None) -> WebhookAck:
         """A Stripe event: verified on the raw body (tolerance 300 s), stored once by its id, answered at once and
         processed by a job. 400 `invalid_signature` for a body that is not signed with the endpoint's secret
@@ -150,7 +148,7 @@ class WebhookController(Controller):
         )
         return WebhookAck(received=True, event_id=event_id, duplicate=not new)
 
-    @post("/bank-transfer", status_code=200, responses=problem_responses(400, 413, 422))
+    @post("/bank-transfer", status_code=200, security=[], responses=problem_responses(400, 413, 422))
     async def bank_transfer(
         self, request: Request[Any, Any, Any], x_bank_feed_signature: FeedSignature = None
     ) -> BankNoticeAck:
@@ -203,14 +201,17 @@ class OwnerPaymentController(Controller):
 
     @get("/properties/{property_id:uuid}/bank-account", responses=problem_responses(401, 403, 404))
     async def get_bank_account(
-        self, service: NamedDependency[OwnerPaymentService], property_id: UUID
+        self, service: NamedDependency[OwnerPaymentService], property_id: FromPath[UUID]
     ) -> Response[BankAccountOut]:
         """The property's receiving account for VietQR transfers (never its feed secret)."""
         return Response(await service.bank_account(property_id), headers={"Cache-Control": _PRIVATE})
 
     @put("/properties/{property_id:uuid}/bank-account", responses=problem_responses(401, 403, 404, 409, 422))
     async def put_bank_account(
-        self, service: NamedDependency[OwnerPaymentService], property_id: UUID, data: JSONBody[BankAccountWrite]
+        self,
+        service: NamedDependency[OwnerPaymentService],
+        property_id: FromPath[UUID],
+        data: JSONBody[BankAccountWrite],
     ) -> Response[BankAccountOut]:
         """Set the receiving account (bank BIN from the NAPAS list, account number, account name). A new or changed
         account gets a new bank-feed secret, shown once in `feed_secret`."""
@@ -222,7 +223,7 @@ class OwnerPaymentController(Controller):
         responses=problem_responses(401, 403, 404, 422),
     )
     async def rotate_secret(
-        self, service: NamedDependency[OwnerPaymentService], property_id: UUID
+        self, service: NamedDependency[OwnerPaymentService], property_id: FromPath[UUID]
     ) -> Response[BankAccountOut]:
         """A new bank-feed secret for the account (shown once); the old one stops verifying at once."""
         current = await service.bank_account(property_id)
@@ -240,7 +241,10 @@ class OwnerPaymentController(Controller):
         self,
         request: Request[Any, Any, Any],
         service: NamedDependency[OwnerPaymentService],
-        status: Literal["confirmed", "parked", "attached", "refunded", "ignored"] | None = None,
+        status: Annotated[
+            Literal["confirmed", "parked", "attached", "refunded", "ignored"] | None,
+            QueryParameter(description="Only transfers in this status."),
+        ] = None,
     ) -> Response[TransferList]:
         """Transfers received at the owner's properties, newest first (`status=parked`: those waiting for you)."""
         from src.payments import repository as repo
@@ -301,12 +305,14 @@ class OwnerPaymentController(Controller):
     async def payouts(
         self,
         service: NamedDependency[OwnerPaymentService],
-        status: Literal["pending", "succeeded"] | None = None,
+        status: Annotated[
+            Literal["pending", "succeeded"] | None, QueryParameter(description="Only payouts in this status.")
+        ] = None,
     ) -> Response[PayoutList]:
         """Bank payouts (VietQR refunds) you have to make or made, oldest first."""
         return Response(await service.payouts(status), headers={"Cache-Control": _PRIVATE})
 
     @post("/payouts/{refund_id:uuid}/done", status_code=200, responses=problem_responses(401, 403, 404))
-    async def payout_done(self, service: NamedDependency[OwnerPaymentService], refund_id: UUID) -> PayoutOut:
+    async def payout_done(self, service: NamedDependency[OwnerPaymentService], refund_id: FromPath[UUID]) -> PayoutOut:
         """Mark a payout made (the refund is then complete)."""
         return await service.payout_done(refund_id)

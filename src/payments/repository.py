@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Result, Row, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.booking.models import Property, Reservation, RoomType
@@ -30,6 +30,13 @@ refund = Refund.__table__  # type: ignore[attr-defined]
 bank_account = BankAccount.__table__  # type: ignore[attr-defined]
 bank_transfer = BankTransfer.__table__  # type: ignore[attr-defined]
 webhook_event = WebhookEvent.__table__  # type: ignore[attr-defined]
+
+
+async def _run(session: AsyncSession, statement: Any) -> Result[Any]:
+    """Execute a Core statement on the session's connection (in its transaction)."""
+    result: Result[Any] = await (await session.connection()).execute(statement)
+    return result
+
 
 #: Refund statuses whose amount counts against the capture.
 COUNTED_REFUND_STATUSES: tuple[str, ...] = (RefundStatus.REQUESTED, RefundStatus.PENDING, RefundStatus.SUCCEEDED)
@@ -68,17 +75,17 @@ async def reservation_for_update(
     )
     if is_postgresql(session):
         statement = statement.with_for_update(of=reservation)
-    return (await session.execute(statement)).first()
+    return (await _run(session, statement)).first()
 
 
 async def payment_by_id(session: AsyncSession, payment_id: UUID) -> Row[Any] | None:
     """Every column of one payment."""
-    return (await session.execute(select(payment).where(payment.c.id == payment_id))).first()
+    return (await _run(session, select(payment).where(payment.c.id == payment_id))).first()
 
 
 async def payment_by_ref(session: AsyncSession, provider_ref: str) -> Row[Any] | None:
     """The payment of a provider object id (a PaymentIntent ``pi_...``)."""
-    return (await session.execute(select(payment).where(payment.c.provider_ref == provider_ref))).first()
+    return (await _run(session, select(payment).where(payment.c.provider_ref == provider_ref))).first()
 
 
 async def latest_payment(session: AsyncSession, reservation_id: UUID, method: str) -> Row[Any] | None:
@@ -89,7 +96,7 @@ async def latest_payment(session: AsyncSession, reservation_id: UUID, method: st
         .order_by(payment.c.attempt.desc())
         .limit(1)
     )
-    return (await session.execute(statement)).first()
+    return (await _run(session, statement)).first()
 
 
 async def succeeded_payments(session: AsyncSession, reservation_id: UUID) -> list[Row[Any]]:
@@ -99,7 +106,7 @@ async def succeeded_payments(session: AsyncSession, reservation_id: UUID) -> lis
         .where(payment.c.reservation_id == reservation_id, payment.c.status == PaymentStatus.SUCCEEDED)
         .order_by((payment.c.captured_amount - payment.c.refunded_amount).desc(), payment.c.created_at)
     )
-    return list((await session.execute(statement)).all())
+    return list((await _run(session, statement)).all())
 
 
 async def insert_payment(session: AsyncSession, values: dict[str, Any]) -> bool:
@@ -111,7 +118,7 @@ async def insert_payment(session: AsyncSession, values: dict[str, Any]) -> bool:
         .on_conflict_do_nothing(index_elements=["reservation_id", "method", "attempt"])
         .returning(payment.c.id)
     )
-    return (await session.execute(statement)).first() is not None
+    return (await _run(session, statement)).first() is not None
 
 
 async def set_payment(
@@ -122,7 +129,7 @@ async def set_payment(
     statement = update(payment).where(payment.c.id == payment_id)
     if where is not None:
         statement = statement.where(where)
-    return (await session.execute(statement.values(**values).returning(payment))).first()
+    return (await _run(session, statement.values(**values).returning(payment))).first()
 
 
 async def set_reservation(
@@ -132,7 +139,7 @@ async def set_reservation(
     statement = update(reservation).where(reservation.c.id == reservation_id)
     if where is not None:
         statement = statement.where(where)
-    return (await session.execute(statement.values(**values).returning(reservation.c.id))).first()
+    return (await _run(session, statement.values(**values).returning(reservation.c.id))).first()
 
 
 async def insert_refund(session: AsyncSession, values: dict[str, Any]) -> bool:
@@ -141,19 +148,19 @@ async def insert_refund(session: AsyncSession, values: dict[str, Any]) -> bool:
     statement = (
         insert(refund).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(refund.c.id)
     )
-    return (await session.execute(statement)).first() is not None
+    return (await _run(session, statement)).first() is not None
 
 
 async def refund_by(session: AsyncSession, *, refund_id: UUID | None = None, provider_ref: str | None = None) -> Any:
     """One ledger entry by our id or by Stripe's refund id."""
     condition = refund.c.id == refund_id if refund_id is not None else refund.c.provider_ref == provider_ref
-    return (await session.execute(select(refund).where(condition))).first()
+    return (await _run(session, select(refund).where(condition))).first()
 
 
 async def refunds_of(session: AsyncSession, reservation_id: UUID) -> list[Row[Any]]:
     """The reservation's ledger entries, oldest first."""
     statement = select(refund).where(refund.c.reservation_id == reservation_id).order_by(refund.c.created_at)
-    return list((await session.execute(statement)).all())
+    return list((await _run(session, statement)).all())
 
 
 async def set_refund(session: AsyncSession, refund_id: UUID, values: dict[str, Any], *, where: Any = None) -> Any:
@@ -161,12 +168,12 @@ async def set_refund(session: AsyncSession, refund_id: UUID, values: dict[str, A
     statement = update(refund).where(refund.c.id == refund_id)
     if where is not None:
         statement = statement.where(where)
-    return (await session.execute(statement.values(**values).returning(refund))).first()
+    return (await _run(session, statement.values(**values).returning(refund))).first()
 
 
 async def bank_account_of(session: AsyncSession, *, property_id: UUID) -> Row[Any] | None:
     """The receiving account of a property."""
-    return (await session.execute(select(bank_account).where(bank_account.c.property_id == property_id))).first()
+    return (await _run(session, select(bank_account).where(bank_account.c.property_id == property_id))).first()
 
 
 async def bank_account_by_number(session: AsyncSession, bank_bin: str, account_number: str) -> Row[Any] | None:
@@ -174,7 +181,7 @@ async def bank_account_by_number(session: AsyncSession, bank_bin: str, account_n
     statement = select(bank_account).where(
         bank_account.c.bank_bin == bank_bin, bank_account.c.account_number == account_number
     )
-    return (await session.execute(statement)).first()
+    return (await _run(session, statement)).first()
 
 
 async def insert_transfer(session: AsyncSession, values: dict[str, Any]) -> bool:
@@ -186,7 +193,7 @@ async def insert_transfer(session: AsyncSession, values: dict[str, Any]) -> bool
         .on_conflict_do_nothing(index_elements=["bank_bin", "transaction_id"])
         .returning(bank_transfer.c.transaction_id)
     )
-    return (await session.execute(statement)).first() is not None
+    return (await _run(session, statement)).first() is not None
 
 
 async def transfer(session: AsyncSession, bank_bin: str, transaction_id: str, *, lock: bool = False) -> Any:
@@ -196,15 +203,16 @@ async def transfer(session: AsyncSession, bank_bin: str, transaction_id: str, *,
     )
     if lock and is_postgresql(session):
         statement = statement.with_for_update()
-    return (await session.execute(statement)).first()
+    return (await _run(session, statement)).first()
 
 
 async def set_transfer(session: AsyncSession, bank_bin: str, transaction_id: str, values: dict[str, Any]) -> None:
     """Update one stored bank notice."""
-    await session.execute(
+    await _run(
+        session,
         update(bank_transfer)
         .where(bank_transfer.c.bank_bin == bank_bin, bank_transfer.c.transaction_id == transaction_id)
-        .values(**values)
+        .values(**values),
     )
 
 
@@ -215,7 +223,7 @@ async def reservations_by_codes(session: AsyncSession, property_id: UUID, codes:
     statement = select(reservation.c.id, reservation.c.code).where(
         reservation.c.property_id == property_id, reservation.c.code.in_(codes)
     )
-    found = {row.code: row for row in (await session.execute(statement)).all()}
+    found = {row.code: row for row in (await _run(session, statement)).all()}
     return [found[code] for code in codes if code in found]
 
 
@@ -237,7 +245,7 @@ async def stuck_payments(session: AsyncSession, *, older_than: datetime, limit: 
         .order_by(payment.c.created_at)
         .limit(limit)
     )
-    return list((await session.execute(statement)).all())
+    return list((await _run(session, statement)).all())
 
 
 async def requested_refunds(session: AsyncSession, *, older_than: datetime, limit: int = 200) -> list[UUID]:
@@ -252,7 +260,7 @@ async def requested_refunds(session: AsyncSession, *, older_than: datetime, limi
         .order_by(refund.c.created_at)
         .limit(limit)
     )
-    return list((await session.execute(statement)).scalars().all())
+    return list((await _run(session, statement)).scalars().all())
 
 
 async def unprocessed_events(session: AsyncSession, *, older_than: datetime, limit: int = 500) -> list[Row[Any]]:
@@ -267,7 +275,7 @@ async def unprocessed_events(session: AsyncSession, *, older_than: datetime, lim
         .order_by(webhook_event.c.received_at)
         .limit(limit)
     )
-    return list((await session.execute(statement)).all())
+    return list((await _run(session, statement)).all())
 
 
 async def claim_event(session: AsyncSession, provider: str, event_id: str, now: datetime) -> Row[Any] | None:
@@ -283,15 +291,16 @@ async def claim_event(session: AsyncSession, provider: str, event_id: str, now: 
         .values(processed_at=now, attempts=webhook_event.c.attempts + 1)
         .returning(webhook_event.c.type, webhook_event.c.payload)
     )
-    return (await session.execute(statement)).first()
+    return (await _run(session, statement)).first()
 
 
 async def event_failed(session: AsyncSession, provider: str, event_id: str, error: str) -> None:
     """Count a failed processing attempt of one event."""
-    await session.execute(
+    await _run(
+        session,
         update(webhook_event)
         .where(webhook_event.c.provider == provider, webhook_event.c.event_id == event_id)
-        .values(attempts=webhook_event.c.attempts + 1, last_error=error[:500])
+        .values(attempts=webhook_event.c.attempts + 1, last_error=error[:500]),
     )
 
 
@@ -308,7 +317,7 @@ def counted(status: str) -> bool:
 async def property_owned(session: AsyncSession, property_id: UUID, owner_id: UUID) -> bool:
     """Whether ``owner_id`` owns the property."""
     statement = select(property_.c.id).where(property_.c.id == property_id, property_.c.owner_id == owner_id)
-    return (await session.execute(statement)).first() is not None
+    return (await _run(session, statement)).first() is not None
 
 
 async def owner_transfers(session: AsyncSession, owner_id: UUID, status: str | None, limit: int) -> list[Row[Any]]:
@@ -326,7 +335,7 @@ async def owner_transfers(session: AsyncSession, owner_id: UUID, status: str | N
     )
     if status is not None:
         statement = statement.where(bank_transfer.c.status == status)
-    return list((await session.execute(statement)).all())
+    return list((await _run(session, statement)).all())
 
 
 async def owner_payouts(session: AsyncSession, owner_id: UUID, status: str | None, limit: int) -> list[Row[Any]]:
@@ -344,4 +353,4 @@ async def owner_payouts(session: AsyncSession, owner_id: UUID, status: str | Non
     )
     if status is not None:
         statement = statement.where(refund.c.status == status)
-    return list((await session.execute(statement)).all())
+    return list((await _run(session, statement)).all())

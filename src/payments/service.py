@@ -543,7 +543,7 @@ class OwnerPaymentService:
         )
         try:
             async with self.session.begin_nested():
-                await self.session.execute(statement)
+                await self.session.exec(statement)
         except IntegrityError:
             raise Conflict("another property receives transfers on this account") from None
         account = await repo.bank_account_of(self.session, property_id=property_id)

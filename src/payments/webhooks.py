@@ -65,7 +65,7 @@ async def ingest(
             .on_conflict_do_nothing(index_elements=["provider", "event_id"])
             .returning(repo.webhook_event.c.event_id)
         )
-        new = (await session.execute(statement)).first() is not None
+        new = (await session.exec(statement)).first() is not None
         if new:
             enqueue(session, PROCESS_EVENT_NAME, dedup_key=f"event:{event.id}", provider=PROVIDER, event_id=event.id)
     return event.id, new
