@@ -34,6 +34,7 @@ from src.kernel.errors import DomainError
 from src.kernel.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from src.kernel.logs import uvicorn_log_config
 from src.migrations import upgrade
+from src.payments.samples import ensure_sample_accounts
 from src.search import indexing
 from src.search import jobs as search_jobs
 from src.search.engines import build_engine
@@ -88,10 +89,12 @@ async def _load_samples(settings: Settings) -> None:
     try:
         async with unit_of_work(engine) as session:
             report = await load_samples(session, utcnow(), announce=False)
+            accounts = await ensure_sample_accounts(session)
     finally:
         await engine.dispose()
     console.print(
-        f"sample properties (fictional, is_sample): {report.summary()} in {time.perf_counter() - started:.2f} s"
+        f"sample properties (fictional, is_sample): {report.summary()}, {accounts} fictional bank account(s) "
+        f"in {time.perf_counter() - started:.2f} s"
     )
 
 
