@@ -610,6 +610,10 @@ class OwnerService:
             hold_expires_at=row.hold_expires_at if row.status == ReservationStatus.HELD else None,
             created_at=row.created_at,
             checked_in_at=row.checked_in_at,
+            payment_status=row.payment_status,
+            paid_amount=row.paid_amount,
+            refunded_amount=row.refunded_amount,
+            disputed=row.disputed,
         )
 
     async def reservations(self, filters: ReservationFilters, limit: int, cursor: str | None) -> OwnerReservationPage:

@@ -179,7 +179,9 @@ class CalendarUpdated(msgspec.Struct):
 
 
 class OwnerReservation(msgspec.Struct):
-    """A reservation in the owner's list (the CSV has the same columns)."""
+    """A reservation in the owner's list (the CSV has the same columns). ``payment_status``, ``paid_amount`` and
+    ``refunded_amount`` (minor units of ``currency``) are kept by payments; ``disputed`` flags a card dispute that is
+    open or was lost: look at it in Stripe's dashboard."""
 
     code: str
     status: str
@@ -202,6 +204,10 @@ class OwnerReservation(msgspec.Struct):
     hold_expires_at: datetime | None
     created_at: datetime
     checked_in_at: datetime | None
+    payment_status: str = "unpaid"
+    paid_amount: int = 0
+    refunded_amount: int = 0
+    disputed: bool = False
 
 
 class OwnerReservationPage(msgspec.Struct):

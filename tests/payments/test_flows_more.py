@@ -1,0 +1,219 @@
+"""More payment flows: disputes flag the reservation for the owner, a refund event that overtakes its payment's
+success, the reconciliation sweep after a crash, "processing" shown as processing, and the confirmation email
+reaching a real SMTP server (aiosmtpd) in the guest's locale."""
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+from sqlalchemy import select
+
+from src.kernel import outbox
+from src.kernel.db import unit_of_work, utcnow
+from src.kernel.jobs import JobContext
+from src.payments import jobs as payments_jobs
+from src.payments import webhooks
+from src.payments.jobs import PaymentsResources
+from src.payments.ledger import RetryLater
+from src.payments.models import Payment, WebhookEvent
+from src.payments.stripe import StripeProvider
+from tests.booking.support import future, make_owner, make_property, make_room_type, open_calendar
+from tests.kernel.auth_support import bearer, login
+from tests.kernel.test_outbox import SmtpServer
+from tests.payments.localstripe import LocalStripe
+from tests.payments.support import (
+    GUEST,
+    book,
+    bookable,
+    card_enabled,
+    deliver,
+    event_body,
+    intent_object,
+    key,
+    messages,
+    process_all,
+)
+
+
+async def _card(client: httpx.AsyncClient, booking: dict[str, Any]) -> str:
+    response = await client.post(
+        f"/v1/bookings/{booking['code']}/payments",
+        json={"method": "card"},
+        headers={**key(), "X-Booking-Token": booking["lookup_token"]},
+    )
+    assert response.status_code == 201, response.text
+    secret: str = response.json()["client_secret"]
+    return secret.split("_secret_")[0]
+
+
+async def _state(client: httpx.AsyncClient, booking: dict[str, Any]) -> dict[str, Any]:
+    response = await client.get(f"/v1/bookings/{booking['code']}", headers={"X-Booking-Token": booking["lookup_token"]})
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _ctx(app: Litestar, card: Any, clock: Any = utcnow) -> JobContext:
+    resources = {payments_jobs.RESOURCE: PaymentsResources(card=card, clock=clock)}
+    return JobContext(engine=app.state.engine, name="test", attempt=1, resources=resources)
+
+
+async def _event_id(app: Litestar, body: bytes) -> str:
+    import json
+
+    return str(json.loads(body)["id"])
+
+
+async def test_a_dispute_flags_the_reservation_for_the_owner_until_it_is_won(
+    app: Litestar, client: httpx.AsyncClient, stripe_provider: StripeProvider, localstripe: LocalStripe
+) -> None:
+    owner_id, email = await make_owner(app)
+    property_id = await make_property(app, owner_id)
+    room_type_id = await make_room_type(app, property_id)
+    await open_calendar(app, room_type_id, future(0), future(30))
+    owner = bearer((await login(client, email))["access_token"])
+    booking = await book(client, property_id, room_type_id, future(4), future(5))
+    with card_enabled(app, stripe_provider):
+        paid = await localstripe.pay_with_test_card(await _card(client, booking))
+        await deliver(client, event_body("payment_intent.succeeded", intent_object(paid, "succeeded")))
+        dispute = {"id": "dp_1", "object": "dispute", "payment_intent": paid["id"], "status": "needs_response"}
+        await deliver(client, event_body("charge.dispute.created", dispute))
+        assert await process_all(app) == ["confirmed", "flagged"]
+        listed = (await client.get("/v1/owner/reservations", headers=owner)).json()["items"]
+        mine = [r for r in listed if r["code"] == booking["code"]]
+        assert mine[0]["disputed"] is True
+        assert mine[0]["payment_status"] == "paid"
+        assert (await _state(client, booking))["payment"]["disputed"] is True
+        await deliver(client, event_body("charge.dispute.closed", {**dispute, "status": "won"}))
+        assert await process_all(app) == ["flagged"]
+    assert (await _state(client, booking))["payment"]["disputed"] is False
+    assert (await _state(client, booking))["status"] == "confirmed"
+
+
+async def test_a_refund_event_that_overtakes_the_success_is_applied_once_the_success_is(
+    app: Litestar, client: httpx.AsyncClient, stripe_provider: StripeProvider, localstripe: LocalStripe
+) -> None:
+    _, property_id, room_type_id = await bookable(app)
+    booking = await book(client, property_id, room_type_id, future(6), future(7))
+    with card_enabled(app, stripe_provider):
+        paid = await localstripe.pay_with_test_card(await _card(client, booking))
+        refund = {
+            "id": "re_early_1",
+            "object": "refund",
+            "amount": 100_000,
+            "status": "succeeded",
+            "payment_intent": paid["id"],
+        }
+        early = event_body("refund.created", refund)
+        success = event_body("payment_intent.succeeded", intent_object(paid, "succeeded"))
+        await deliver(client, early)
+        await deliver(client, success)
+        with pytest.raises(RetryLater):
+            await webhooks.process(app.state.engine, "stripe", await _event_id(app, early), utcnow())
+        assert (
+            await webhooks.process(app.state.engine, "stripe", await _event_id(app, success), utcnow()) == "confirmed"
+        )
+        assert await webhooks.process(app.state.engine, "stripe", await _event_id(app, early), utcnow()) == "recorded"
+        await deliver(client, event_body("refund.updated", refund))  # the same refund again, under a new event
+        assert await process_all(app) == ["unchanged"]
+    state = await _state(client, booking)
+    assert state["status"] == "confirmed"
+    assert state["payment"]["refunded"]["amount"] == 100_000
+    assert state["payment"]["status"] == "partially_refunded"
+    async with unit_of_work(app.state.engine) as session:
+        attempts = (
+            await session.exec(
+                select(WebhookEvent.attempts).where(WebhookEvent.event_id == await _event_id(app, early))
+            )
+        ).all()
+    assert [a[0] for a in attempts] == [2]  # one failed attempt counted, then the one that applied it
+
+
+async def test_reconciliation_confirms_a_payment_whose_webhook_never_came_and_finishes_a_half_made_attempt(
+    app: Litestar, client: httpx.AsyncClient, stripe_provider: StripeProvider, localstripe: LocalStripe
+) -> None:
+    _, property_id, room_type_id = await bookable(app)
+    lost = await book(client, property_id, room_type_id, future(8), future(9))
+    half = await book(client, property_id, room_type_id, future(10), future(11))
+    with card_enabled(app, stripe_provider):
+        await localstripe.pay_with_test_card(await _card(client, lost))  # paid; the webhook is lost
+        await _card(client, half)
+    from src.booking.models import Reservation
+
+    async with unit_of_work(app.state.engine) as session:  # as if the process died between the claim and Stripe
+        half_id = (await session.exec(select(Reservation.id).where(Reservation.code == half["code"]))).one()[0]
+        row = (await session.exec(select(Payment).where(Payment.reservation_id == half_id))).scalars().one()
+        row.provider_ref = None
+        row.client_secret = None
+        row.status = "creating"
+        session.add(row)
+    later = utcnow() + timedelta(minutes=3)
+    await payments_jobs.reconcile(_ctx(app, stripe_provider, clock=lambda: later))
+    assert (await _state(client, lost))["status"] == "confirmed"
+    async with unit_of_work(app.state.engine) as session:
+        fixed = (await session.exec(select(Payment).where(Payment.reservation_id == half_id))).scalars().one()
+    assert fixed.provider_ref is not None
+    assert fixed.status == "pending"
+    await payments_jobs.reconcile(_ctx(app, stripe_provider, clock=lambda: later))  # again: nothing changes
+    assert len(await messages(app, lost["code"], "reservation_confirmed")) == 1
+
+
+async def test_processing_shows_as_processing_and_extends_nothing_backwards(
+    app: Litestar, client: httpx.AsyncClient, stripe_provider: StripeProvider, localstripe: LocalStripe
+) -> None:
+    _, property_id, room_type_id = await bookable(app)
+    booking = await book(client, property_id, room_type_id, future(12), future(13))
+    with card_enabled(app, stripe_provider):
+        intent_id = await _card(client, booking)
+        state = await _state(client, booking)
+        assert state["payment"]["status"] == "pending"
+        assert state["hold_expires_at"] >= booking["hold_expires_at"]
+        intent = {"id": intent_id, "amount": booking["price"]["total"]["amount"], "metadata": {}}
+        await deliver(client, event_body("payment_intent.processing", intent_object(intent, "processing")))
+        assert await process_all(app) == ["progress"]
+    assert (await _state(client, booking))["payment"]["status"] == "processing"
+    assert (await _state(client, booking))["status"] == "held"
+
+
+async def test_the_confirmation_reaches_smtp_in_the_guests_locale(
+    app: Litestar, client: httpx.AsyncClient, stripe_provider: StripeProvider, localstripe: LocalStripe
+) -> None:
+    _, property_id, room_type_id = await bookable(app)
+    response = await client.post(
+        "/v1/bookings",
+        json={
+            "property_id": str(property_id),
+            "room_type_id": str(room_type_id),
+            "check_in": future(14).isoformat(),
+            "check_out": future(16).isoformat(),
+            "adults": 1,
+            "children": 0,
+            "rooms": 1,
+            "guest": {**GUEST, "email": "guest-en@example.org"},
+        },
+        headers={**key(), "Accept-Language": "en"},
+    )
+    booking = response.json()
+    with card_enabled(app, stripe_provider):
+        paid = await localstripe.pay_with_test_card(await _card(client, booking))
+        await deliver(client, event_body("payment_intent.succeeded", intent_object(paid, "succeeded")))
+        assert await process_all(app) == ["confirmed"]
+    [message] = await messages(app, booking["code"], "reservation_confirmed")
+    assert message.locale == "en"
+    server = SmtpServer()
+    server.start()
+    try:
+        mailer = outbox.SmtpMailer("127.0.0.1", server.port, starttls=False, timeout=2)
+        config = outbox.OutboxConfig(mailer=mailer, mail_from="Lào Cai Travel <no-reply@laocai.travel>")
+        ctx = JobContext(engine=app.state.engine, name="test", attempt=1, resources={outbox.RESOURCE: config})
+        await outbox.send_message(ctx, message_id=str(message.id))
+        await outbox.send_message(ctx, message_id=str(message.id))  # a retried job sends nothing more
+    finally:
+        server.stop()
+    [received] = server.inbox.received
+    assert received["To"] == "guest-en@example.org"
+    assert booking["code"] in str(received["Subject"])
+    text = received.get_body(preferencelist=("plain",))
+    assert text is not None
+    assert "₫" in text.get_content()
