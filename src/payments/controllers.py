@@ -183,12 +183,21 @@ class RefundController(Controller):
 
     @post("/{code:str}/refunds", status_code=201, responses=problem_responses(401, 403, 404, 409, 422, 424))
     async def refund(
-        self, service: NamedDependency[RefundService], code: Code, data: JSONBody[RefundCreate]
+        self,
+        service: NamedDependency[RefundService],
+        code: Code,
+        data: JSONBody[RefundCreate],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[list[RefundOut]]:
         """Refund part or all of what was paid: `amount` (minor units) or `nights` (each night's share of the
         capture, rounded so that all nights add up to exactly what was paid). Card refunds go through Stripe;
-        VietQR refunds become payouts the owner makes. 409 `refund_exceeds_capture` beyond what is left."""
-        return Response(await service.refund(code, data), status_code=201, headers={"Cache-Control": _PRIVATE})
+        VietQR refunds become payouts the owner makes. Requires `Idempotency-Key`; a night is refunded at most once.
+        409 `refund_exceeds_capture` beyond what is left."""
+        status, items, replayed = await service.refund(code, data, idempotency_key)
+        headers = {"Cache-Control": _PRIVATE}
+        if replayed:
+            headers[REPLAYED_HEADER] = "true"
+        return Response(items, status_code=status, headers=headers)  # type: ignore[arg-type]
 
 
 class OwnerPaymentController(Controller):

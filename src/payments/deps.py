@@ -65,6 +65,7 @@ async def provide_payment_service(request: Request[Any, Any, Any]) -> PaymentSer
         config=state.payment_config,
         locale=_locale(request),
         now=clock(state),
+        base_url=str(request.base_url).rstrip("/"),
     )
 
 

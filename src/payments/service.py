@@ -352,14 +352,14 @@ class _Row:
 async def refund_on_cancel(
     session: AsyncSession, reservation: Any, refund_percent: int, now: datetime, *, by: UUID | None
 ) -> RefundOut | None:
-    """Booking's ``CancellationRefunder``: refund ``floor(paid * percent / 100)`` of the cancelled reservation,
-    less what was refunded already, over its succeeded payments (largest first), once per reservation (dedup key
-    ``cancel:<reservation id>:<payment id>``); tell the guest that it was cancelled."""
+    """Booking's ``CancellationRefunder``: refund ``floor(held * percent / 100)`` of the cancelled reservation,
+    where ``held`` is what was paid and not yet refunded (an earlier partial refund is not refunded twice), over
+    its succeeded payments (largest first), once per reservation (dedup key ``cancel:<reservation id>:<payment
+    id>``); tell the guest that it was cancelled."""
     locked = await repo.reservation_for_update(session, reservation_id=reservation.id)
     if locked is None:
         return None
-    net_paid = locked.paid_amount - locked.refunded_amount
-    due = min(net_paid, max(0, ledger.percent_of(locked.paid_amount, refund_percent) - locked.refunded_amount))
+    due = ledger.percent_of(locked.paid_amount - locked.refunded_amount, refund_percent)
     first: Any = None
     left = due
     for payment in await repo.succeeded_payments(session, locked.id):
@@ -415,68 +415,92 @@ class RefundService:
         rows = await repo.refunds_of(self.session, reservation.id)
         return RefundList(items=[refund_out(r, self.locale) for r in rows])
 
-    async def refund(self, code: str, body: RefundCreate) -> list[RefundOut]:
-        """Refund ``amount`` or the shares of ``nights`` (``src/payments/ledger.py``) of the reservation's captured
-        money, over its succeeded payments, largest first. 422 for neither or both, or a night outside the stay;
-        ``RefundExceedsCapture`` (409) beyond what is left."""
+    async def refund(
+        self, code: str, body: RefundCreate, idempotency_key: str | None
+    ) -> tuple[int, list[dict[str, Any]], bool]:
+        """Refund ``amount`` or the shares of ``nights`` (``src/payments/ledger.py``) of what was paid for the stay,
+        over the reservation's succeeded payments, largest first, under the caller's ``Idempotency-Key`` (the same
+        key and body replays the first answer). A night is refunded at most once. Returns ``(201, entries,
+        replayed)``. Errors: 400 without a key; 422 for neither or both of ``amount`` and ``nights``, or a night
+        outside the stay; ``RefundExceedsCapture`` (409) beyond what is left, or for nights all refunded before."""
         from src.booking.stays import parse_local_date
+        from src.payments.errors import RefundExceedsCapture
 
+        key = idempotency.check_key(idempotency_key)
+        route = f"POST /v1/owner/reservations/{code}/refunds"
+        digest = idempotency.fingerprint(route, msgspec.to_builtins(body))
+        scope = idempotency.scope_of(self.identity.id)
+        found = await idempotency.stored_answer(self.session, scope=scope, key=key)
+        replay = idempotency.replay_of(found, route=route, fingerprint=digest, now=self.now)
+        if replay is not None:
+            return replay.status_code, list(replay.body["items"]), True
         if (body.amount is None) == (body.nights is None):
             raise InvalidParameter.of_field("amount", "give either amount or nights")
         reservation = await self._reservation(code)
         payments = await repo.succeeded_payments(self.session, reservation.id)
-        captured = sum(p.captured_amount for p in payments)
+        left = sum(p.captured_amount - p.refunded_amount for p in payments)
+        parts: list[tuple[int, str]] = []  # (amount, dedup key) per cause
         if body.amount is not None:
-            amount = body.amount
-            key = f"manual:{reservation.id}:{uuid4()}"
+            parts.append((body.amount, f"manual:{reservation.id}:{scope}:{key}"))
         else:
             stay = ledger.nightly_rates(reservation.price, reservation.check_in, reservation.nights)
+            paid_for_stay = min(sum(p.captured_amount for p in payments), reservation.total_amount)
             shares = dict(
                 zip(
                     [night for night, _ in stay],
-                    ledger.night_shares(captured, [rate for _, rate in stay]),
+                    ledger.night_shares(paid_for_stay, [rate for _, rate in stay]),
                     strict=True,
                 )
             )
-            amount = 0
-            picked = []
             for text in body.nights or []:
                 night = parse_local_date(text, "nights", source="body")
                 if night not in shares:
                     raise InvalidParameter.of_field("nights", f"{night.isoformat()} is not a night of this stay")
-                if night not in picked:
-                    picked.append(night)
-                    amount += shares[night]
-            key = "nights:" + str(reservation.id) + ":" + ",".join(n.isoformat() for n in sorted(picked))
-        left = sum(p.captured_amount - p.refunded_amount for p in payments)
-        if amount > left or amount <= 0:
-            from src.payments.errors import RefundExceedsCapture
-
-            raise RefundExceedsCapture(f"{amount} is more than the {left} left to refund", refundable=left)
+                part = (shares[night], f"night:{reservation.id}:{night.isoformat()}")
+                if part not in parts:
+                    parts.append(part)
+        asked = sum(amount for amount, _ in parts)
+        if asked > left or asked <= 0:
+            raise RefundExceedsCapture(f"{asked} is more than the {left} left to refund", refundable=left)
         reason = "admin" if reservation.owner_id != self.identity.id else "owner"
         made: list[RefundOut] = []
-        remaining = amount
-        for payment in payments:
-            if remaining <= 0:
-                break
-            part = min(remaining, payment.captured_amount - payment.refunded_amount)
-            if part <= 0:
-                continue
-            entry = await ledger.add_refund(
-                self.session,
-                payment=payment,
-                reservation=reservation,
-                amount=part,
-                reason=reason,
-                dedup_key=f"{key}:{payment.id}",
-                now=self.now,
-                by=self.identity.id,
-                note=body.note,
-            )
-            if entry is not None:
+        for amount, cause in parts:
+            remaining = amount
+            for payment in await repo.succeeded_payments(self.session, reservation.id):
+                part = min(remaining, payment.captured_amount - payment.refunded_amount)
+                if part <= 0:
+                    continue
+                entry = await ledger.add_refund(
+                    self.session,
+                    payment=payment,
+                    reservation=reservation,
+                    amount=part,
+                    reason=reason,
+                    dedup_key=f"{cause}:{payment.id}",
+                    now=self.now,
+                    by=self.identity.id,
+                    note=body.note,
+                )
+                if entry is None:  # this cause (a night) was refunded before
+                    break
                 made.append(refund_out(entry, self.locale))
                 remaining -= part
-        return made
+                if remaining <= 0:
+                    break
+        if not made:
+            raise RefundExceedsCapture("every night asked for was refunded before", refundable=left)
+        items = [msgspec.to_builtins(entry) for entry in made]
+        await idempotency.record(
+            self.session,
+            scope=scope,
+            key=key,
+            route=route,
+            fingerprint=digest,
+            status_code=201,
+            body={"items": items},
+            now=self.now,
+        )
+        return 201, items, False
 
 
 class OwnerPaymentService:

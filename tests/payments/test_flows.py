@@ -241,13 +241,21 @@ async def test_three_nights_refunded_one_at_a_time(
         for offset in (2, 0, 1):
             night = (start + timedelta(days=offset)).isoformat()
             response = await client.post(
-                f"/v1/owner/reservations/{booking['code']}/refunds", json={"nights": [night]}, headers=owner
+                f"/v1/owner/reservations/{booking['code']}/refunds",
+                json={"nights": [night]},
+                headers={**owner, **key()},
             )
             assert response.status_code == 201, response.text
             amounts.append(response.json()[0]["amount"]["amount"])
         assert sorted(amounts) == [333_333, 333_333, 333_334]
         assert sum(amounts) == 1_000_000
-        more = await client.post(f"/v1/owner/reservations/{booking['code']}/refunds", json={"amount": 1}, headers=owner)
+        url = f"/v1/owner/reservations/{booking['code']}/refunds"
+        twice = await client.post(url, json={"nights": [start.isoformat()]}, headers={**owner, **key()})
+        assert twice.status_code == 409  # a night is refunded once
+        same_key = {**owner, **key()}
+        first_try = await client.post(url, json={"amount": 1, "note": "x"}, headers=same_key)
+        assert first_try.status_code == 409  # nothing left
+        more = await client.post(url, json={"amount": 1}, headers={**owner, **key()})
         assert more.status_code == 409
         assert more.json()["code"] == "refund_exceeds_capture"
         entries = await refunds(app, booking["code"])
@@ -301,6 +309,8 @@ async def test_bank_transfer_confirms_once_and_short_one_is_parked(app: Litestar
     qr = started.json()
     assert qr["memo"] == booking["code"]
     assert "A000000727" in qr["payload"]
+    assert qr["qr_svg_url"].startswith("http://testserver/v1/payments/")
+    assert qr["hold_expires_at"] > booking["hold_expires_at"]  # extended by the settlement time
     svg = await client.get(qr["qr_svg_url"].replace("http://testserver", ""))
     assert svg.status_code == 200
     assert svg.headers["content-type"].startswith("image/svg+xml")

@@ -217,3 +217,49 @@ async def test_the_confirmation_reaches_smtp_in_the_guests_locale(
     text = received.get_body(preferencelist=("plain",))
     assert text is not None
     assert "₫" in text.get_content()
+
+
+async def test_an_owner_refund_replays_under_its_key_and_a_vietqr_refund_is_a_payout(
+    app: Litestar, client: httpx.AsyncClient
+) -> None:
+    from tests.payments.support import notify_transfer, owner_with_account, refunds
+
+    owner, property_id, room_type_id, secret = await owner_with_account(app, client)
+    account = (await client.get(f"/v1/owner/properties/{property_id}/bank-account", headers=owner)).json()
+    booking = await book(client, property_id, room_type_id, future(20), future(21))
+    amount = booking["price"]["total"]["amount"]
+    paid = await notify_transfer(
+        client,
+        secret,
+        account_number=account["bank"]["account_number"],
+        amount=amount,
+        description=booking["code"],
+        transacted_at=utcnow().isoformat(),
+    )
+    assert paid.json()["status"] == "confirmed"
+    url = f"/v1/owner/reservations/{booking['code']}/refunds"
+    headers = {**owner, **key()}
+    first = await client.post(url, json={"amount": 50_000, "note": "late check-in"}, headers=headers)
+    again = await client.post(url, json={"amount": 50_000, "note": "late check-in"}, headers=headers)
+    other = await client.post(url, json={"amount": 60_000}, headers=headers)
+    assert first.status_code == 201
+    assert again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json()
+    assert other.status_code == 422  # the same key with another body
+    assert [(e.amount, e.kind, e.status) for e in await refunds(app, booking["code"])] == [
+        (50_000, "bank_payout", "pending")
+    ]
+    payouts = (await client.get("/v1/owner/payouts", params={"status": "pending"}, headers=owner)).json()["items"]
+    assert [(p["amount"]["amount"], p["reservation_code"]) for p in payouts] == [(50_000, booking["code"])]
+    stranger = await client.post(
+        f"/v1/owner/properties/{property_id}/bank-account/rotate-secret", headers={"Authorization": "Bearer x"}
+    )
+    assert stranger.status_code == 401
+    rotated = await client.post(f"/v1/owner/properties/{property_id}/bank-account/rotate-secret", headers=owner)
+    assert rotated.status_code == 200
+    assert rotated.json()["feed_secret"] != secret
+    stale = await notify_transfer(
+        client, secret, account_number=account["bank"]["account_number"], amount=1, description="x"
+    )
+    assert stale.status_code == 400  # the old secret stopped verifying
