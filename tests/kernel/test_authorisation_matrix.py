@@ -8,6 +8,10 @@ Path placeholders: ``{session_id}`` is owner A's login session, ``{user_id}`` th
 and ``{code}`` real catalogue keys (``VALUES`` maps ``{code}`` to a reservation code on booking rows),
 ``{room_type_id}`` and ``{calendar_id}`` owner A's room type and one of its
 channel calendars (its feed served by a loopback server; ``VALUES`` gives the DELETE row a calendar of its own).
+Payments: owner A's property has a receiving account; ``{bank_bin}``/``{transaction_id}`` name parked bank
+transfers at it (one per row that resolves one), ``{refund_id}`` a pending payout of owner A, ``{payment_id}`` a
+VietQR payment. Webhooks and QR images are public (their signature, or the random payment id, is the credential):
+``test_webhooks_never_need_a_login`` and ``test_qr_images_are_public`` check them for every caller.
 Ownership rule: someone else's resource is a 404 (admins included: a session is its owner's alone).
 """
 
@@ -17,13 +21,15 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
 from src.booking.models import ChannelCalendar
 from src.kernel.auth import backend
-from src.kernel.db import unit_of_work
+from src.kernel.db import unit_of_work, utcnow
+from src.payments import transfers
 from tests.booking.support import future, make_property, make_room_type, open_calendar, serve_feed
 from tests.kernel.auth_support import bearer, login, make_user
 
@@ -80,6 +86,23 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET",    "/v1/owner/reservations/{code}"):                         (401, 403, 200, 404, 403, 403, 403),
     ("POST",   "/v1/owner/reservations/{code}/check-in"):                (401, 403, 200, 404, 403, 403, 403),
     ("POST",   "/v1/owner/reservations/{code}/no-show"):                 (401, 403, 200, 404, 403, 403, 403),
+    # Paying a booking: its booker (the tourist), the property's owner and, unlike reading the booking, an admin
+    # (payments' visibility rule, src/payments/service.py ``_may_see``); no booking token here; an Idempotency-Key
+    # per caller. The test app has no Stripe keys: the rows pay by VietQR, and "I paid" reads the state back.
+    ("POST",   "/v1/bookings/{code}/payments"):                          (404, 201, 201, 404, 404, 404, 201),
+    ("POST",   "/v1/bookings/{code}/payments/confirm"):                  (404, 200, 200, 404, 404, 404, 200),
+    # Refunds by hand: the property's owner or an admin (any reservation); owner B meets a missing reservation.
+    ("GET",    "/v1/owner/reservations/{code}/refunds"):                 (401, 403, 200, 404, 403, 403, 200),
+    ("POST",   "/v1/owner/reservations/{code}/refunds"):                 (401, 403, 201, 404, 403, 403, 201),
+    # Receiving accounts, bank transfers and payouts: owners only, each their own.
+    ("GET",    "/v1/owner/properties/{property_id}/bank-account"):               (401, 403, 200, 404, 403, 403, 403),
+    ("PUT",    "/v1/owner/properties/{property_id}/bank-account"):               (401, 403, 200, 404, 403, 403, 403),
+    ("POST",   "/v1/owner/properties/{property_id}/bank-account/rotate-secret"): (401, 403, 200, 404, 403, 403, 403),
+    ("GET",    "/v1/owner/bank-transfers"):                                      (401, 403, 200, 200, 403, 403, 403),
+    ("POST",   "/v1/owner/bank-transfers/{bank_bin}/{transaction_id}/attach"):   (401, 403, 200, 404, 403, 403, 403),
+    ("POST",   "/v1/owner/bank-transfers/{bank_bin}/{transaction_id}/refund"):   (401, 403, 200, 404, 403, 403, 403),
+    ("GET",    "/v1/owner/payouts"):                                             (401, 403, 200, 200, 403, 403, 403),
+    ("POST",   "/v1/owner/payouts/{refund_id}/done"):                            (401, 403, 200, 404, 403, 403, 403),
 }
 # fmt: on
 
@@ -101,7 +124,15 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/v1/ical/{secret}"),
     ("GET", "/v1/properties"),
     ("GET", "/v1/properties/{property_id}"),
+    # Payments: the random payment id is the capability of its QR images; webhooks are signed instead.
+    ("GET", "/v1/payments/{payment_id}/qr.svg"),
+    ("GET", "/v1/payments/{payment_id}/qr.png"),
+    ("POST", "/v1/webhooks/stripe"),
+    ("POST", "/v1/webhooks/bank-transfer"),
 }
+
+#: Owner A's receiving account (Vietcombank's BIN, from the NAPAS list).
+BANK_ACCOUNT = {"bank_bin": "970436", "account_number": "0071000123456", "account_name": "NGUYEN VAN MATRIX"}
 
 #: Request bodies of the matrix's writes (valid ones, so that the status says who may, not what was sent).
 BODIES: dict[tuple[str, str], Any] = {
@@ -124,6 +155,10 @@ BODIES: dict[tuple[str, str], Any] = {
         "name": "Airbnb",
         "url": "https://www.airbnb.com/calendar/ical/1.ics",
     },
+    ("POST", "/v1/bookings/{code}/payments"): {"method": "vietqr"},
+    ("POST", "/v1/owner/reservations/{code}/refunds"): {"amount": 1_000, "note": "matrix"},
+    ("PUT", "/v1/owner/properties/{property_id}/bank-account"): BANK_ACCOUNT,
+    ("POST", "/v1/owner/bank-transfers/{bank_bin}/{transaction_id}/attach"): "attach",
 }
 
 #: Placeholders that take another world value for one row (the DELETE must not remove the calendar others use).
@@ -134,6 +169,12 @@ VALUES: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/v1/owner/reservations/{code}/check-in"): {"code": "check_in_code"},
     ("POST", "/v1/owner/reservations/{code}/no-show"): {"code": "no_show_code"},
     ("DELETE", "/v1/owner/channel-calendars/{calendar_id}"): {"calendar_id": "spare_calendar_id"},
+    ("POST", "/v1/bookings/{code}/payments"): {"code": "pay_code"},
+    ("POST", "/v1/bookings/{code}/payments/confirm"): {"code": "pay_code"},
+    ("GET", "/v1/owner/reservations/{code}/refunds"): {"code": "paid_code"},
+    ("POST", "/v1/owner/reservations/{code}/refunds"): {"code": "paid_code"},
+    ("POST", "/v1/owner/bank-transfers/{bank_bin}/{transaction_id}/attach"): {"transaction_id": "attach_txn"},
+    ("POST", "/v1/owner/bank-transfers/{bank_bin}/{transaction_id}/refund"): {"transaction_id": "send_back_txn"},
 }
 
 
@@ -162,8 +203,13 @@ def test_every_protected_route_is_in_the_matrix(app: Litestar) -> None:
     assert all(len(row) == len(CALLERS) for row in MATRIX.values())
 
 
-#: Extra request headers per row (writes with inventory effects need an Idempotency-Key; one per caller).
-NEEDS_KEY = {("POST", "/v1/bookings"), ("POST", "/v1/owner/properties/{property_id}/walk-ins")}
+#: Extra request headers per row (writes with inventory or money effects need an Idempotency-Key; one per caller).
+NEEDS_KEY = {
+    ("POST", "/v1/bookings"),
+    ("POST", "/v1/owner/properties/{property_id}/walk-ins"),
+    ("POST", "/v1/bookings/{code}/payments"),
+    ("POST", "/v1/owner/reservations/{code}/refunds"),
+}
 
 
 @dataclass
@@ -219,6 +265,7 @@ async def world(app: Litestar, client: httpx.AsyncClient, feed_url: str) -> Worl
     calendars = [ChannelCalendar(room_type_id=room_type_id, name=name, url=f"{feed_url}?c={name}") for name in "ab"]
     async with unit_of_work(app.state.engine) as session:
         session.add_all(calendars)
+    payments = await payments_world(app, client, headers, property_id, booking)
     return World(
         headers=headers,
         values={
@@ -231,13 +278,78 @@ async def world(app: Litestar, client: httpx.AsyncClient, feed_url: str) -> Worl
             "spare_calendar_id": str(calendars[1].id),
             "property_id": str(property_id),
             **codes,
+            **payments,
         },
         bodies={
             "booking": booking,
             "walk_in": tonight,
             "calendar": {"start": future(1).isoformat(), "end": future(8).isoformat(), "price": 950_000},
+            "attach": {"code": payments["attach_code"]},
         },
     )
+
+
+def bank_notice(transaction_id: str, amount: int, memo: str) -> bytes:
+    """A bank-feed notice of a transfer to owner A's receiving account, made now."""
+    notice = {
+        "transaction_id": transaction_id,
+        "bank_bin": BANK_ACCOUNT["bank_bin"],
+        "account_number": BANK_ACCOUNT["account_number"],
+        "amount": amount,
+        "currency": "VND",
+        "description": memo,
+        "transacted_at": utcnow().isoformat(),
+    }
+    return msgspec.json.encode(notice)
+
+
+async def receive_notice(app: Litestar, payload: bytes, secret: str) -> dict[str, Any]:
+    """Feed one signed notice to the bank-feed service (not over HTTP: the webhook's own access is under test)."""
+    async with unit_of_work(app.state.engine) as session:
+        tolerance = app.state.settings.bank_feed_tolerance_seconds
+        return await transfers.receive(
+            session, payload, transfers.sign(payload, secret), tolerance=tolerance, now=utcnow()
+        )
+
+
+async def payments_world(
+    app: Litestar, client: httpx.AsyncClient, headers: dict[str, dict[str, str]], property_id: UUID, booking: Any
+) -> dict[str, str]:
+    """Owner A's receiving account; a held booking to pay (``pay_code``, with a VietQR payment), one paid by a
+    matched transfer (``paid_code``), one to attach a transfer to (``attach_code``); parked transfers for the
+    attach and refund rows, and a pending payout (a parked transfer sent back)."""
+    owner = headers["owner_a"]
+    account = await client.put(f"/v1/owner/properties/{property_id}/bank-account", json=BANK_ACCOUNT, headers=owner)
+    assert account.status_code == 200, account.text
+    secret = account.json()["feed_secret"]
+    values: dict[str, str] = {"bank_bin": BANK_ACCOUNT["bank_bin"]}
+    totals: dict[str, int] = {}
+    for name in ("pay_code", "paid_code", "attach_code"):
+        made = await client.post(
+            "/v1/bookings", json=booking, headers={**headers["tourist"], "Idempotency-Key": str(uuid4())}
+        )
+        assert made.status_code == 201, made.text
+        values[name] = made.json()["code"]
+        totals[name] = made.json()["price"]["total"]["amount"]
+    started = await client.post(
+        f"/v1/bookings/{values['pay_code']}/payments",
+        json={"method": "vietqr"},
+        headers={**headers["tourist"], "Idempotency-Key": str(uuid4())},
+    )
+    assert started.status_code == 201, started.text
+    values["payment_id"] = started.json()["payment_id"]
+    paid = await receive_notice(app, bank_notice(uuid4().hex, totals["paid_code"], values["paid_code"]), secret)
+    assert paid["status"] == "confirmed", paid
+    for name in ("attach_txn", "send_back_txn", "payout_txn"):
+        values[name] = uuid4().hex
+        parked = await receive_notice(app, bank_notice(values[name], 50_000, "chuyen tien phong"), secret)
+        assert parked["status"] == "parked", parked
+    sent_back = await client.post(
+        f"/v1/owner/bank-transfers/{values['bank_bin']}/{values['payout_txn']}/refund", headers=owner
+    )
+    assert sent_back.status_code == 200, sent_back.text
+    values["refund_id"] = sent_back.json()["payout"]["id"]
+    return values
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(MATRIX))
@@ -258,3 +370,66 @@ async def test_matrix(client: httpx.AsyncClient, world: World, method: str, path
             assert response.headers["content-type"].startswith("application/problem+json"), (caller, response.text)
     expected = dict(zip(CALLERS, MATRIX[(method, path)], strict=True))
     assert got == expected
+
+
+#: Every caller of the matrix plus one whose bearer token is garbage: a public route reads no token at all.
+BEARERS = (*CALLERS, "bad_token")
+
+
+def caller_headers(world: World, caller: str) -> dict[str, str]:
+    return bearer("not-a-jwt") if caller == "bad_token" else dict(world.headers[caller])
+
+
+@pytest.mark.parametrize(
+    ("path", "signature_header"),
+    [("/v1/webhooks/stripe", "Stripe-Signature"), ("/v1/webhooks/bank-transfer", transfers.SIGNATURE_HEADER)],
+)
+async def test_webhooks_never_need_a_login(
+    client: httpx.AsyncClient, world: World, path: str, signature_header: str
+) -> None:
+    """A provider never logs in: an unsigned or badly signed call is a 400 ``invalid_signature`` for every caller
+    (no Authorization, any account, a garbage token), never a 401 or 403."""
+    payload = bank_notice(uuid4().hex, 50_000, "chuyen tien phong")  # well-formed, so the signature is what fails
+    got = {}
+    for caller in BEARERS:
+        for signature in (None, "t=1,v1=00"):
+            headers = {**caller_headers(world, caller), "Content-Type": "application/json"}
+            if signature is not None:
+                headers[signature_header] = signature
+            response = await client.post(path, content=payload, headers=headers)
+            assert response.headers["content-type"].startswith("application/problem+json"), (caller, response.text)
+            got[(caller, signature)] = (response.status_code, response.json().get("code"))
+    assert got == dict.fromkeys(got, (400, "invalid_signature"))
+
+
+async def test_signed_bank_notice_needs_no_login(client: httpx.AsyncClient, world: World) -> None:
+    """A correctly signed bank-feed notice without any Authorization is accepted (parked: its memo names no
+    booking); the feed secret is rotated here, so the notice is signed with the one just shown."""
+    rotated = await client.post(
+        f"/v1/owner/properties/{world.values['property_id']}/bank-account/rotate-secret",
+        headers=world.headers["owner_a"],
+    )
+    assert rotated.status_code == 200, rotated.text
+    payload = bank_notice(uuid4().hex, 50_000, "chuyen tien phong")
+    signature = transfers.sign(payload, rotated.json()["feed_secret"])
+    response = await client.post(
+        "/v1/webhooks/bank-transfer",
+        content=payload,
+        headers={transfers.SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "parked", "reason": "unmatched", "reservation": None}
+
+
+@pytest.mark.parametrize(("suffix", "media_type"), [("qr.svg", "image/svg+xml"), ("qr.png", "image/png")])
+async def test_qr_images_are_public(client: httpx.AsyncClient, world: World, suffix: str, media_type: str) -> None:
+    """The QR image of a VietQR payment is served to anyone holding its (random) payment id, whoever they are; an
+    unknown id is a 404 problem for everyone, never a 401."""
+    got = {}
+    for caller in BEARERS:
+        headers = caller_headers(world, caller)
+        known = await client.get(f"/v1/payments/{world.values['payment_id']}/{suffix}", headers=headers)
+        unknown = await client.get(f"/v1/payments/{uuid4()}/{suffix}", headers=headers)
+        got[caller] = (known.status_code, known.headers["content-type"].split(";")[0], unknown.status_code)
+        assert unknown.headers["content-type"].startswith("application/problem+json"), (caller, unknown.text)
+    assert got == dict.fromkeys(BEARERS, (200, media_type, 404))
