@@ -107,7 +107,7 @@ def bank_details(account: Any) -> BankDetails:
 def _may_see(row: Any, token: str | None, identity: Identity | None) -> bool:
     if token is not None and verify_lookup_token(token, row.lookup_token_hash):
         return True
-    return identity is not None and (identity.id in (row.user_id, row.owner_id) or "admin" in identity.roles)
+    return identity is not None and identity.id in (row.user_id, row.owner_id)
 
 
 class PaymentService:

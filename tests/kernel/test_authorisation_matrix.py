@@ -86,11 +86,11 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET",    "/v1/owner/reservations/{code}"):                         (401, 403, 200, 404, 403, 403, 403),
     ("POST",   "/v1/owner/reservations/{code}/check-in"):                (401, 403, 200, 404, 403, 403, 403),
     ("POST",   "/v1/owner/reservations/{code}/no-show"):                 (401, 403, 200, 404, 403, 403, 403),
-    # Paying a booking: its booker (the tourist), the property's owner and, unlike reading the booking, an admin
-    # (payments' visibility rule, src/payments/service.py ``_may_see``); no booking token here; an Idempotency-Key
+    # Paying a booking: its booker (the tourist) and the property's owner, as for reading it (an admin meets a
+    # missing booking: paying for a guest is not an admin's business); no booking token here; an Idempotency-Key
     # per caller. The test app has no Stripe keys: the rows pay by VietQR, and "I paid" reads the state back.
-    ("POST",   "/v1/bookings/{code}/payments"):                          (404, 201, 201, 404, 404, 404, 201),
-    ("POST",   "/v1/bookings/{code}/payments/confirm"):                  (404, 200, 200, 404, 404, 404, 200),
+    ("POST",   "/v1/bookings/{code}/payments"):                          (404, 201, 201, 404, 404, 404, 404),
+    ("POST",   "/v1/bookings/{code}/payments/confirm"):                  (404, 200, 200, 404, 404, 404, 404),
     # Refunds by hand: the property's owner or an admin (any reservation); owner B meets a missing reservation.
     ("GET",    "/v1/owner/reservations/{code}/refunds"):                 (401, 403, 200, 404, 403, 403, 200),
     ("POST",   "/v1/owner/reservations/{code}/refunds"):                 (401, 403, 201, 404, 403, 403, 201),
