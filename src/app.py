@@ -105,7 +105,7 @@ def create_jobs(settings: Settings, engine: AsyncEngine, *, in_server: bool, res
             booking_jobs.RESOURCE: channel_sync,
             outbox.RESOURCE: mail,
             payments_jobs.RESOURCE: payments_jobs.PaymentsResources(card=build_card_provider(settings)),
-            **resources,
+            **resources,  # a server process passes its own card provider (one HTTP pool per process)
         },
     )
 
@@ -122,6 +122,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     url = settings.effective_database_url
     engine = create_engine(url)
     read_engine = create_engine(url, read_only=True) if settings.is_sqlite else engine
+    # one-statement writes (the webhook log): autocommitted on PostgreSQL; SQLite's one writer engine otherwise
+    log_engine = engine if settings.is_sqlite else create_engine(url, autocommit=True)
     read_path = ReadPath(url)
     redis: Redis | None = Redis.from_url(settings.redis_url) if settings.redis_url else None
     limiter = RateLimiter.from_settings(settings)
@@ -130,8 +132,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     stores = build_stores(redis)
     search_engine = build_engine(settings)
     search_log = SearchLogWriter(engine, enabled=settings.search_log)
+    card = build_card_provider(settings)
     jobs = create_jobs(
-        settings, engine, in_server=True, resources={"stores": stores, search_jobs.RESOURCE: search_engine}
+        settings,
+        engine,
+        in_server=True,
+        resources={
+            "stores": stores,
+            search_jobs.RESOURCE: search_engine,
+            payments_jobs.RESOURCE: payments_jobs.PaymentsResources(card=card),
+        },
     )
 
     async def start_jobs(_app: Litestar) -> None:
@@ -148,6 +158,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await engine.dispose()
         if read_engine is not engine:
             await read_engine.dispose()
+        if log_engine is not engine:
+            await log_engine.dispose()
+        closing = getattr(card, "aclose", None)
+        if closing is not None:
+            await closing()
         await read_path.dispose()
         if redis is not None:
             await redis.aclose()
@@ -158,6 +173,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "clock": utcnow,
         "engine": engine,
         "read_engine": read_engine,
+        "log_engine": log_engine,
         "read_path": read_path,
         "redis": redis,
         "rate_limiter": limiter,
@@ -166,7 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             signing_key, access_seconds=settings.access_token_seconds, refresh_seconds=settings.refresh_token_seconds
         ),
         "passwords": default_passwords(),
-        "card_provider": build_card_provider(settings),
+        "card_provider": card,
         "payment_config": payment_config(settings),
         "cancellation_refunder": refund_on_cancel,
         "search_engine": search_engine,

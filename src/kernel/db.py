@@ -84,12 +84,17 @@ def _sqlite_begin_deferred(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def create_engine(url: str, *, echo: bool = False, read_only: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, read_only: bool = False, autocommit: bool = False) -> AsyncEngine:
     """Build the async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``).
 
     On SQLite, ``read_only=True`` starts transactions with a deferred ``BEGIN`` so that concurrent readers do not
     queue for the write lock (WAL readers see a consistent snapshot); writers must use the default engine.
-    Creating the engine does no I/O; the first connection is opened on first use.
+    ``autocommit=True`` (PostgreSQL only; SQLite ignores it) gives an engine for writes of one statement each, atomic
+    by themselves (the webhook log's insert): no ``BEGIN``/``COMMIT``, a one-round-trip pre-ping (asyncpg wraps the
+    ping in a transaction otherwise: three round trips) and no rollback when a connection goes back to the pool;
+    its pool does not overflow (a caller holds a connection for one statement, so waiting for one is safe, and
+    connections are not opened and closed under load). Creating the engine does no I/O; the first connection is
+    opened on first use.
     """
     if url.startswith("sqlite"):
         engine = create_async_engine(
@@ -103,6 +108,18 @@ def create_engine(url: str, *, echo: bool = False, read_only: bool = False) -> A
         event.listen(sync_engine, "connect", _sqlite_on_connect)
         event.listen(sync_engine, "begin", _sqlite_begin_deferred if read_only else _sqlite_begin_immediate)
         return engine
+    if autocommit:
+        return create_async_engine(
+            url,
+            echo=echo,
+            isolation_level="AUTOCOMMIT",
+            pool_pre_ping=True,
+            pool_reset_on_return=None,
+            pool_size=10,
+            max_overflow=0,
+            json_serializer=_json_text,
+            json_deserializer=msgspec.json.decode,
+        )
     return create_async_engine(
         url,
         echo=echo,

@@ -318,6 +318,23 @@ def enqueue(session: AsyncSession, job: Job | str, *, dedup_key: str | None = No
     pending.append(PendingJob(name, arguments, dedup_key, transaction))
 
 
+async def dispatch(engine: AsyncEngine, job: Job | str, *, dedup_key: str | None = None, **kwargs: Any) -> None:
+    """Send ``job`` now, for an effect already committed outside a session's unit of work (one autocommitted
+    statement on a connection, as the webhook log's insert is). ``RuntimeError``/``LookupError``/``TypeError`` as
+    ``enqueue``; should the backend refuse the job, the error is logged, not raised (the effect persisted: the sweep
+    paired with the job converges)."""
+    name = job if isinstance(job, str) else job.name
+    backend = _BACKENDS.get(engine.sync_engine)
+    if backend is None:
+        raise RuntimeError(f"job {name!r} dispatched on an engine with no job backend bound (jobs.bind)")
+    backend.registry.get(name)
+    arguments = json.loads(json.dumps(kwargs))
+    try:
+        await backend.send([PendingJob(name, arguments, dedup_key, None)])
+    except Exception:
+        logger.exception("job %s could not be sent after its effect committed", name)
+
+
 def _discard_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
     """Drop the jobs enqueued inside ``previous_transaction`` (or a savepoint nested in it), just rolled back."""
     pending: list[PendingJob] | None = session.info.get(_PENDING)

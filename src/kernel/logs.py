@@ -52,6 +52,11 @@ def logging_config(**options: Any) -> LoggingConfig:
         filters={"request_id": {"()": RequestIdFilter}},
         formatters={"standard": {"format": LOG_FORMAT}},
         handlers=handlers,
+        # SAQ logs every enqueued job at INFO ("Enqueuing Job<...>"): a line per webhook event in a web process
+        loggers={
+            "litestar": {"level": "INFO", "handlers": ["queue_listener"], "propagate": False},
+            "saq": {"level": "WARNING", "handlers": ["queue_listener"], "propagate": False},
+        },
         **options,
     )
 

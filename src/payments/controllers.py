@@ -144,7 +144,12 @@ class WebhookController(Controller):
         (re-serialised, stale, another secret)."""
         state = request.app.state
         event_id, new = await webhooks.ingest(
-            state.engine, card_provider(state), await request.body(), stripe_signature, now_of(state)
+            state.engine,
+            card_provider(state),
+            await request.body(),
+            stripe_signature,
+            now_of(state),
+            log_engine=state.get("log_engine"),
         )
         return WebhookAck(received=True, event_id=event_id, duplicate=not new)
 
