@@ -1,4 +1,27 @@
-"""Parsing of HTTP request headers shared by several concerns (locale negotiation, content coding)."""
+"""Parsing of HTTP request input shared by several concerns: weighted header lists (locale negotiation, content
+coding) and strictly typed JSON bodies."""
+
+from typing import TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+
+def strict_json(raw: bytes, kind: type[T]) -> T:
+    """``raw`` decoded as ``kind`` with msgspec's strict typing, where ``"100"`` is not an integer (Litestar converts
+    request bodies leniently: a money amount must not accept a string). ``BadRequest`` (400) for a body that is not
+    JSON, ``InvalidParameter`` (422, naming the path) for a wrong type or value."""
+    from src.kernel.errors import BadRequest, InvalidParameter  # errors -> i18n -> this module
+
+    try:
+        return msgspec.json.decode(raw, type=kind)
+    except msgspec.ValidationError as exc:
+        raise InvalidParameter(
+            f"body: {exc}", errors=[{"field": "body", "source": "body", "message": str(exc)}]
+        ) from None
+    except msgspec.DecodeError:
+        raise BadRequest("the body is not valid JSON") from None
 
 
 def parse_weights(header: str) -> list[tuple[str, float]]:

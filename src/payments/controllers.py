@@ -18,6 +18,7 @@ from src.kernel.db import unit_of_work
 from src.kernel.errors import problem_responses
 from src.kernel.idempotency import REPLAYED_HEADER
 from src.kernel.money import money
+from src.kernel.request_input import strict_json
 from src.payments import transfers, vietqr, webhooks
 from src.payments.deps import (
     card_provider,
@@ -189,6 +190,7 @@ class RefundController(Controller):
     @post("/{code:str}/refunds", status_code=201, responses=problem_responses(401, 403, 404, 409, 422, 424))
     async def refund(
         self,
+        request: Request[Any, Any, Any],
         service: NamedDependency[RefundService],
         code: Code,
         data: JSONBody[RefundCreate],
@@ -198,6 +200,7 @@ class RefundController(Controller):
         capture, rounded so that all nights add up to exactly what was paid). Card refunds go through Stripe;
         VietQR refunds become payouts the owner makes. Requires `Idempotency-Key`; a night is refunded at most once.
         409 `refund_exceeds_capture` beyond what is left."""
+        data = strict_json(await request.body(), RefundCreate)  # an amount given as "100" is a 422, not 100 đồng
         status, items, replayed = await service.refund(code, data, idempotency_key)
         headers = {"Cache-Control": _PRIVATE}
         if replayed:

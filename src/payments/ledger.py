@@ -184,9 +184,23 @@ async def refund_in_full(session: AsyncSession, payment: Any, reservation: Any, 
     )
 
 
+#: The moves a ledger entry may make (Stripe does not order its events: a stale ``pending`` after ``succeeded`` is
+#: ignored; a succeeded refund can still fail later, https://docs.stripe.com/refunds#failed-refunds).
+_REFUND_MOVES: dict[str, tuple[str, ...]] = {
+    RefundStatus.REQUESTED: (RefundStatus.PENDING, RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.CANCELED),
+    RefundStatus.PENDING: (RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.CANCELED),
+    RefundStatus.SUCCEEDED: (RefundStatus.FAILED,),
+    RefundStatus.FAILED: (),
+    RefundStatus.CANCELED: (),
+}
+
+
 async def move_refund(session: AsyncSession, entry: Any, status: str, now: datetime, **values: Any) -> bool:
     """Move a ledger entry to ``status`` (with ``values``, e.g. ``provider_ref``) if it still is in the status it
-    was read in, and move its amount in or out of what is counted; whether it moved."""
+    was read in and the move goes forward (``_REFUND_MOVES``; otherwise only ``values`` are set), and move its
+    amount in or out of what is counted; whether it moved."""
+    if status != entry.status and status not in _REFUND_MOVES.get(entry.status, ()):
+        status = entry.status  # a stale or impossible move: keep the status, record the rest
     if entry.status == status and not values:
         return False
     changes: dict[str, Any] = {"status": status, "updated_at": now, **values}

@@ -8,6 +8,7 @@ attempt and the same intent (https://docs.stripe.com/api/idempotent_requests). T
 replays the first answer on top of that (``src/kernel/idempotency.py``).
 """
 
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -436,12 +437,16 @@ class RefundService:
             return replay.status_code, list(replay.body["items"]), True
         if (body.amount is None) == (body.nights is None):
             raise InvalidParameter.of_field("amount", "give either amount or nights")
+        from src.kernel.text import clean_text
+
+        note = clean_text(body.note, "note", allow_empty=True) if body.note is not None else None
         reservation = await self._reservation(code)
         payments = await repo.succeeded_payments(self.session, reservation.id)
         left = sum(p.captured_amount - p.refunded_amount for p in payments)
         parts: list[tuple[int, str]] = []  # (amount, dedup key) per cause
         if body.amount is not None:
-            parts.append((body.amount, f"manual:{reservation.id}:{scope}:{key}"))
+            caller = hashlib.sha256(f"{scope}\n{key}".encode()).hexdigest()[:32]  # keys may be 255 characters
+            parts.append((body.amount, f"manual:{reservation.id}:{caller}"))
         else:
             stay = ledger.nightly_rates(reservation.price, reservation.check_in, reservation.nights)
             paid_for_stay = min(sum(p.captured_amount for p in payments), reservation.total_amount)
@@ -479,7 +484,7 @@ class RefundService:
                     dedup_key=f"{cause}:{payment.id}",
                     now=self.now,
                     by=self.identity.id,
-                    note=body.note,
+                    note=note,
                 )
                 if entry is None:  # this cause (a night) was refunded before
                     break

@@ -13,6 +13,7 @@ reservation (confirming it through the same transition as every payment) or send
 
 import hashlib
 import hmac
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,8 @@ import msgspec
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.booking.models import ReservationStatus
-from src.kernel.errors import BadRequest, InvalidParameter
+from src.kernel.errors import InvalidParameter
+from src.kernel.request_input import strict_json
 from src.payments import repository as repo
 from src.payments import settlement, vietqr
 from src.payments.errors import InvalidWebhookSignature, TransferNotFound, TransferResolved
@@ -30,6 +32,8 @@ from src.payments.models import ParkReason, PaymentStatus, RefundKind, RefundSta
 from src.payments.notices import tell_owner
 
 SIGNATURE_HEADER = "X-Bank-Feed-Signature"
+#: C0 and C1 controls and bidirectional formatting characters (replaced by a space in a stored memo).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class BankNotice(msgspec.Struct, forbid_unknown_fields=False):
@@ -61,7 +65,7 @@ def verify(payload: bytes, header: str | None, secret: str, *, tolerance: int, n
     signatures: list[str] = []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
             timestamp = int(value)
         elif name == "v1" and value:
             signatures.append(value.strip())
@@ -76,14 +80,7 @@ def verify(payload: bytes, header: str | None, secret: str, *, tolerance: int, n
 
 def parse(payload: bytes) -> BankNotice:
     """The notice in ``payload``: 400 when it is not JSON, 422 when a field is missing or invalid."""
-    try:
-        notice = msgspec.json.decode(payload, type=BankNotice)
-    except msgspec.ValidationError as exc:
-        raise InvalidParameter(
-            f"body: {exc}", errors=[{"field": "body", "source": "body", "message": str(exc)}]
-        ) from None
-    except msgspec.DecodeError:
-        raise BadRequest("the body is not a JSON object") from None
+    notice = strict_json(payload, BankNotice)
     problems = []
     if not notice.transaction_id or len(notice.transaction_id) > 64:
         problems.append(("transaction_id", "1 to 64 characters"))
@@ -99,11 +96,16 @@ def parse(payload: bytes) -> BankNotice:
         problems.append(("description", "at most 500 characters"))
     if notice.transacted_at.tzinfo is None:
         problems.append(("transacted_at", "an RFC 3339 timestamp with its offset"))
+    elif not 2000 <= notice.transacted_at.year <= 2999:
+        problems.append(("transacted_at", "a timestamp of this millennium"))
     if problems:
         raise InvalidParameter(
             "; ".join(f"{f}: {m}" for f, m in problems),
             errors=[{"field": f, "source": "body", "message": m} for f, m in problems],
         )
+    # a memo is whatever the payer typed, passed on by the bank: keep it, but as one line of printable text (a NUL
+    # cannot even be stored in PostgreSQL text); the reservation code is read from what remains
+    notice.description = _CONTROLS.sub(" ", notice.description)
     return notice
 
 
@@ -159,11 +161,11 @@ async def _match(
         if reservation.status in (ReservationStatus.CONFIRMED, ReservationStatus.CHECKED_IN) or due <= 0:
             reason = ParkReason.ALREADY_PAID
         elif (
-            reservation.status != ReservationStatus.HELD
+            reservation.status not in (ReservationStatus.HELD, ReservationStatus.EXPIRED)
             or reservation.hold_expires_at is None
             or transacted > reservation.hold_expires_at
         ):
-            reason = ParkReason.LATE
+            reason = ParkReason.LATE  # sent after the hold lapsed (or the booking was cancelled)
         elif notice.amount < due:
             reason = ParkReason.UNDERPAID
         elif notice.amount > due:
@@ -193,15 +195,30 @@ async def _match(
             )
         return "parked", reason, code
     assert reservation is not None
+    # sent while the hold was live: it pays the reservation, even when the bank feed told us after the expiry job
+    # released the nights (``settle`` takes them again if they are free, else the money goes back as a payout)
     payment_id = await _transfer_payment(session, reservation, account, notice.amount, now)
     outcome = await settlement.settle(session, payment_id, notice.amount, now)
-    await repo.set_transfer(
+    if outcome in ("confirmed", "already"):
+        await repo.set_transfer(
+            session,
+            notice.bank_bin,
+            notice.transaction_id,
+            {"status": TransferStatus.CONFIRMED, "reservation_id": reservation.id, "payment_id": payment_id},
+        )
+        return "confirmed", None, code
+    await repo.set_transfer(  # refunded in full by ``settle`` (resold meanwhile): a payout the owner makes
         session,
         notice.bank_bin,
         notice.transaction_id,
-        {"status": TransferStatus.CONFIRMED, "reservation_id": reservation.id, "payment_id": payment_id},
+        {
+            "status": TransferStatus.REFUNDED,
+            "reason": ParkReason.LATE,
+            "reservation_id": reservation.id,
+            "payment_id": payment_id,
+        },
     )
-    return ("confirmed" if outcome in ("confirmed", "already") else "parked"), None, code
+    return "parked", ParkReason.LATE, code
 
 
 async def _transfer_payment(session: AsyncSession, reservation: Any, account: Any, amount: int, now: datetime) -> UUID:

@@ -82,10 +82,12 @@ async def ingest(
         event = card.verify_event(payload, signature)
     except InvalidSignature as exc:
         raise InvalidWebhookSignature(str(exc) or "the signature does not verify") from None
+    if not (0 < len(event.id) <= 255 and event.id.isprintable() and len(event.type) <= 100):
+        raise InvalidWebhookSignature("the event has no usable id or type")
     parameters = {
         "p_provider": PROVIDER,
-        "p_event_id": event.id[:255],
-        "p_type": event.type[:100],
+        "p_event_id": event.id,
+        "p_type": event.type,
         "p_payload": payload.decode(),
         "p_received_at": now,
     }

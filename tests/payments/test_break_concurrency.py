@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from litestar import Litestar
 from sqlalchemy import func, select
 
@@ -342,7 +341,6 @@ async def test_five_concurrent_cancels_of_a_paid_booking_refund_once(app: Litest
     assert len(await messages(app, booking["code"], "reservation_cancelled")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a stale refund event moves a succeeded ledger entry back to pending")
 async def test_refund_events_out_of_order_never_move_a_succeeded_refund_back(
     app: Litestar, client: httpx.AsyncClient, stripe_provider: StripeProvider, localstripe: LocalStripe
 ) -> None:
@@ -374,9 +372,6 @@ async def test_refund_events_out_of_order_never_move_a_succeeded_refund_back(
     await check_invariants(app, booking["code"])
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: a transfer sent while the hold was live but noticed after the expiry job is parked late"
-)
 async def test_transfer_sent_in_time_but_noticed_after_the_expiry_job(app: Litestar, client: httpx.AsyncClient) -> None:
     owner, property_id, room_type_id, secret = await owner_with_account(app, client)
     number = await _number(client, owner, property_id)
