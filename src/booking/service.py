@@ -706,8 +706,7 @@ class ReservationService:
         refund = None
         if self.refunder is not None:
             refund = await self.refunder(session, fresh, percent, now, by=identity.id if identity is not None else None)
-            if refund is not None:  # the reservation's payment state moved
-                fresh = await self._find(row.code)
+            fresh = await self._find(row.code)  # its payment state may have moved (a refund, a QR closed)
         return Cancellation(
             reservation=render_reservation(fresh, self.render, now), refund_percent=percent, refund=refund
         )

@@ -118,11 +118,12 @@ def _confirmed_owner(context: MessageContext) -> tuple[str, list[str], list[str]
 
 
 def _cancelled(context: MessageContext) -> tuple[str, list[str], list[str]]:
-    refund = (
-        N_("A refund of %(refund)s is on its way to you.")
-        if context.refund_amount
-        else N_("No refund is due under the booking's cancellation policy.")
-    )
+    if context.refund_amount:
+        refund = N_("A refund of %(refund)s is on its way to you.")
+    elif context.reason == "unpaid":
+        refund = N_("Nothing was paid for this booking, so there is nothing to refund.")
+    else:
+        refund = N_("No refund is due under the booking's cancellation policy.")
     return (
         N_("Your booking %(code)s has been cancelled"),
         [_HELLO_GUEST, N_("Your booking %(code)s at %(property_name)s has been cancelled."), refund],

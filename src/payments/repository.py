@@ -354,3 +354,28 @@ async def owner_payouts(session: AsyncSession, owner_id: UUID, status: str | Non
     if status is not None:
         statement = statement.where(refund.c.status == status)
     return list((await _run(session, statement)).all())
+
+
+async def close_open_transfers(session: AsyncSession, reservation_id: UUID, now: datetime) -> None:
+    """Close the reservation's VietQR payments still waiting for a transfer (a cancellation): a transfer made
+    anyway is parked for the owner as late."""
+    await _run(
+        session,
+        update(payment)
+        .where(
+            payment.c.reservation_id == reservation_id,
+            payment.c.method == "vietqr",
+            payment.c.status == PaymentStatus.PENDING,
+        )
+        .values(status=PaymentStatus.CANCELED, updated_at=now),
+    )
+    await _run(
+        session,
+        update(reservation)
+        .where(
+            reservation.c.id == reservation_id,
+            reservation.c.paid_amount == 0,
+            reservation.c.payment_status.in_(["pending", "failed"]),
+        )
+        .values(payment_status="unpaid", updated_at=now),
+    )

@@ -332,11 +332,12 @@ class PaymentService:
             )
 
     async def qr_payload(self, payment_id: UUID) -> str:
-        """The EMVCo payload of a VietQR payment (its id is the unguessable capability); ``PaymentNotFound``."""
+        """The EMVCo payload of a VietQR payment still waiting for its transfer (its id is the unguessable
+        capability); ``PaymentNotFound`` (404) for any other (unknown, paid, or closed by a cancellation)."""
         async with unit_of_work(self.engine) as session:
             found = await repo.payment_by_id(session, payment_id)
-        if found is None or found.payload is None:
-            raise PaymentNotFound(f"no VietQR payment {payment_id}")
+        if found is None or found.payload is None or found.status != PaymentStatus.PENDING:
+            raise PaymentNotFound(f"no VietQR payment {payment_id} waiting for a transfer")
         return str(found.payload)
 
 
@@ -382,8 +383,15 @@ async def refund_on_cancel(
             left -= amount
             first = first or entry
     await tell_guest(
-        session, "reservation_cancelled", locked, now, key=str(locked.id), refund_amount=due if due > 0 else None
+        session,
+        "reservation_cancelled",
+        locked,
+        now,
+        key=str(locked.id),
+        refund_amount=due if due > 0 else None,
+        reason="unpaid" if locked.paid_amount == 0 else None,
     )
+    await repo.close_open_transfers(session, locked.id, now)  # its QR stops being served
     if first is None:
         return None
     out = refund_out(first, locked.guest_locale)

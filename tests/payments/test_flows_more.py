@@ -263,3 +263,26 @@ async def test_an_owner_refund_replays_under_its_key_and_a_vietqr_refund_is_a_pa
         client, secret, account_number=account["bank"]["account_number"], amount=1, description="x"
     )
     assert stale.status_code == 400  # the old secret stopped verifying
+
+
+async def test_cancelling_an_unpaid_booking_closes_its_qr_and_says_nothing_was_paid(
+    app: Litestar, client: httpx.AsyncClient
+) -> None:
+    from tests.payments.support import owner_with_account
+
+    _, property_id, room_type_id, _ = await owner_with_account(app, client)
+    booking = await book(client, property_id, room_type_id, future(25), future(26))
+    guest = {"X-Booking-Token": booking["lookup_token"]}
+    started = (
+        await client.post(
+            f"/v1/bookings/{booking['code']}/payments", json={"method": "vietqr"}, headers={**key(), **guest}
+        )
+    ).json()
+    qr = started["qr_png_url"].replace("http://testserver", "")
+    assert (await client.get(qr)).status_code == 200
+    cancelled = await client.post(f"/v1/bookings/{booking['code']}/cancel", headers=guest)
+    assert cancelled.json()["refund"] is None
+    assert cancelled.json()["reservation"]["payment"]["status"] == "unpaid"
+    assert (await client.get(qr)).status_code == 404
+    [message] = await messages(app, booking["code"], "reservation_cancelled")
+    assert "chưa được thanh toán" in message.body_text  # vi: "nothing was paid", not "no refund is due"
