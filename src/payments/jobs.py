@@ -2,10 +2,11 @@
 reconciliation sweep that makes every one-shot job converge (ARCHITECTURE.md, example 4).
 
 Reconciliation (every ``reconcile_minutes``): re-reads from Stripe the PaymentIntents of card payments still open
-on reservations that wait for money and applies the truth through the same transition as the webhook (a crash
-between the payment and the confirmation converges; an attempt whose intent creation died half-way is created again
-under the same idempotency key); re-queues stored events not yet processed and card refunds not yet sent. Lapsed
-holds are released by booking's own expiry job, so no inventory stays stuck.
+(started in the last two days, newest first) on reservations that wait for money and applies the truth through
+the same transition as the webhook (a crash between the payment and the confirmation converges; an attempt whose
+intent creation died half-way is created again under the same idempotency key); re-queues stored events not yet
+processed and card refunds not yet sent. Lapsed holds are released by booking's own expiry job, so no inventory
+stays stuck.
 """
 
 import logging
@@ -93,7 +94,9 @@ async def reconcile(ctx: JobContext) -> None:
     resources = _resources(ctx)
     now = resources.clock()
     async with unit_of_work(ctx.engine) as session:
-        stuck = await repo.stuck_payments(session, older_than=now - timedelta(minutes=2))
+        stuck = await repo.stuck_payments(
+            session, older_than=now - timedelta(minutes=2), newer_than=now - timedelta(days=2)
+        )
         events = await repo.unprocessed_events(session, older_than=now - timedelta(minutes=1))
         refunds = await repo.requested_refunds(session, older_than=now - timedelta(minutes=2))
         for event in events:

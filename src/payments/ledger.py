@@ -80,11 +80,13 @@ def nightly_rates(price: dict[str, Any], check_in: date, nights: int) -> list[tu
 
 
 def _payment_status_after(delta: Any) -> Any:
+    """The reservation's payment state once ``delta`` more is refunded, from what it then holds net: nothing
+    (``refunded``), the whole total (``paid``: a refunded duplicate or excess leaves the stay paid) or less."""
     reservation = repo.reservation
-    after = reservation.c.refunded_amount + delta
+    held = reservation.c.paid_amount - (reservation.c.refunded_amount + delta)
     return case(
-        (after <= 0, "paid"),
-        (after >= reservation.c.paid_amount, "refunded"),
+        (held <= 0, "refunded"),
+        (held >= reservation.c.total_amount, "paid"),
         else_="partially_refunded",
     )
 

@@ -227,9 +227,12 @@ async def reservations_by_codes(session: AsyncSession, property_id: UUID, codes:
     return [found[code] for code in codes if code in found]
 
 
-async def stuck_payments(session: AsyncSession, *, older_than: datetime, limit: int = 200) -> list[Row[Any]]:
-    """Card payments still open (``creating``, ``pending``, ``processing``, ``failed``) started before
-    ``older_than`` whose reservation still waits for money (held, or expired within its payment's window)."""
+async def stuck_payments(
+    session: AsyncSession, *, older_than: datetime, newer_than: datetime, limit: int = 200
+) -> list[Row[Any]]:
+    """Card payments still open (``creating``, ``pending``, ``processing``, ``failed``) started between
+    ``newer_than`` and ``older_than`` whose reservation still waits for money, newest first: an attempt the guest
+    walked away from stays open at Stripe and must not crowd out a recent one whose webhook was lost."""
     statement = (
         select(payment.c.id, payment.c.provider_ref, payment.c.status, payment.c.reservation_id)
         .select_from(payment.join(reservation, reservation.c.id == payment.c.reservation_id))
@@ -239,10 +242,11 @@ async def stuck_payments(session: AsyncSession, *, older_than: datetime, limit: 
                 [PaymentStatus.CREATING, PaymentStatus.PENDING, PaymentStatus.PROCESSING, PaymentStatus.FAILED]
             ),
             payment.c.created_at < older_than,
+            payment.c.created_at > newer_than,
             reservation.c.status.in_(["held", "expired", "cancelled"]),
-            reservation.c.paid_amount < reservation.c.total_amount,
+            reservation.c.paid_amount - reservation.c.refunded_amount < reservation.c.total_amount,
         )
-        .order_by(payment.c.created_at)
+        .order_by(payment.c.created_at.desc())
         .limit(limit)
     )
     return list((await _run(session, statement)).all())
@@ -379,3 +383,10 @@ async def close_open_transfers(session: AsyncSession, reservation_id: UUID, now:
         )
         .values(payment_status="unpaid", updated_at=now),
     )
+
+
+async def refunded_before(session: AsyncSession, dedup_prefix: str) -> bool:
+    """Whether a ledger entry whose ``dedup_key`` starts with ``dedup_prefix`` exists (a night refunded before,
+    from whichever payment); the caller holds the reservation's lock."""
+    statement = select(refund.c.id).where(refund.c.dedup_key.startswith(dedup_prefix, autoescape=True)).limit(1)
+    return (await _run(session, statement)).first() is not None

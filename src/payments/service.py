@@ -192,15 +192,16 @@ class PaymentService:
                 return replay.status_code, dict(replay.body), True
             reservation = await self._reservation(session, code, token, identity)
             status = effective_status(reservation.status, reservation.hold_expires_at, now)
+            held = reservation.paid_amount - reservation.refunded_amount
             if status in (ReservationStatus.CONFIRMED, ReservationStatus.CHECKED_IN) or (
-                reservation.paid_amount >= reservation.total_amount > 0
+                held >= reservation.total_amount > 0
             ):
                 raise AlreadyPaid(f"reservation {reservation.code} is paid")
             if status == ReservationStatus.EXPIRED:
                 raise HoldExpired(f"the hold of {reservation.code} lapsed; book again")
             if status != ReservationStatus.HELD:
                 raise NotPayable(f"a reservation that is {status} cannot be paid")
-            due = reservation.total_amount - reservation.paid_amount
+            due = reservation.total_amount - held
             account = None
             if method == PaymentMethod.CARD:
                 if self.card is None:
@@ -470,8 +471,10 @@ class RefundService:
                 if night not in shares:
                     raise InvalidParameter.of_field("nights", f"{night.isoformat()} is not a night of this stay")
                 part = (shares[night], f"night:{reservation.id}:{night.isoformat()}")
-                if part not in parts:
+                if part not in parts and not await repo.refunded_before(self.session, part[1] + ":"):
                     parts.append(part)
+        if not parts:
+            raise RefundExceedsCapture("every night asked for was refunded before", refundable=left)
         asked = sum(amount for amount, _ in parts)
         if asked > left or asked <= 0:
             raise RefundExceedsCapture(f"{asked} is more than the {left} left to refund", refundable=left)

@@ -54,8 +54,10 @@ _RESERVATION_PAYMENT_STATUS: dict[str, str] = {
 
 async def settle(session: AsyncSession, payment_id: UUID, amount: int, now: datetime, *, short_ok: bool = False) -> str:
     """Record that ``amount`` (minor units) arrived for payment ``payment_id`` and act on the reservation (see the
-    module docstring). Returns what happened: ``confirmed``, ``already`` (settled before: nothing changed),
-    ``refunded_resold``, ``refunded_cancelled``, ``refunded_duplicate``, ``refunded_underpaid`` or ``unknown``."""
+    module docstring). Returns what happened: ``confirmed``, ``balance_paid`` (money still due on a confirmed
+    reservation), ``already`` (settled before: nothing changed), ``refunded_resold``, ``refunded_cancelled``,
+    ``refunded_duplicate``, ``refunded_underpaid`` or ``unknown``. What is due is net of refunds: the total less
+    what was paid and not refunded."""
     found = await repo.payment_by_id(session, payment_id)
     if found is None:
         return "unknown"
@@ -73,11 +75,25 @@ async def settle(session: AsyncSession, payment_id: UUID, amount: int, now: date
     await repo.set_reservation(
         session, reservation.id, {"paid_amount": repo.reservation.c.paid_amount + amount, "updated_at": now}
     )
-    due = reservation.total_amount - reservation.paid_amount
+    due = reservation.total_amount - (reservation.paid_amount - reservation.refunded_amount)  # net of refunds
     status = reservation.status
-    if status in _PAID or due <= 0:
+    if due <= 0:
         await ledger.refund_in_full(session, payment, reservation, "duplicate", now)
         return "refunded_duplicate"
+    if status in _PAID:  # a balance (a walk-in, or a short transfer the owner accepted): counted, the excess refunded
+        if amount >= due:
+            await repo.set_reservation(session, reservation.id, {"payment_status": "paid", "updated_at": now})
+        if amount > due:
+            await ledger.add_refund(
+                session,
+                payment=payment,
+                reservation=reservation,
+                amount=amount - due,
+                reason="overpaid",
+                dedup_key=f"overpaid:{payment.id}",
+                now=now,
+            )
+        return "balance_paid"
     if status == ReservationStatus.CANCELLED:
         await ledger.refund_in_full(session, payment, reservation, "cancelled", now)
         return "refunded_cancelled"
@@ -92,10 +108,16 @@ async def settle(session: AsyncSession, payment_id: UUID, amount: int, now: date
             check_in=reservation.check_in,
             check_out=reservation.check_out,
         )
+        # in a savepoint: take_stay leaves the nights it took counted when another night fails, for its caller to
+        # roll back (a booking rolls the whole transaction back; here only the take is undone)
+        savepoint = await session.begin_nested()
         taken = await inventory.take_stay(
             session, reservation.room_type_id, reservation.check_in, reservation.check_out, reservation.rooms, now
         )
-        if not isinstance(taken, list):
+        if isinstance(taken, list):
+            await savepoint.commit()
+        else:
+            await savepoint.rollback()
             await ledger.refund_in_full(session, payment, reservation, "resold", now)
             await tell_guest(
                 session,
@@ -141,7 +163,8 @@ async def progress(
 ) -> bool:
     """Move a payment that has not succeeded to ``status`` (``pending``, ``processing``, ``failed``,
     ``canceled``), and the reservation's payment state with it unless it is paid; whether it moved. ``processing``
-    is shown as processing, never as failed; nothing here touches a succeeded payment or a confirmed reservation."""
+    is shown as processing, never as failed; nothing here touches a succeeded payment or a confirmed reservation.
+    The caller holds the reservation's lock (``apply_intent`` takes it first)."""
     payment = repo.payment
     values: dict[str, Any] = {"status": status, "updated_at": now}
     if error is not None:
@@ -178,12 +201,14 @@ async def apply_intent(
             found = await repo.payment_by_id(session, UUID(str(metadata["payment_id"])))
         except ValueError:
             found = None
-        if found is not None and found.provider_ref is None:
-            await repo.set_payment(session, found.id, {"provider_ref": intent_id, "updated_at": now})
-        elif found is not None and found.provider_ref != intent_id:
+        if found is not None and found.provider_ref not in (None, intent_id):
             found = None
     if found is None:
         return "unknown"
+    # the reservation's lock first, as every payment change takes it (settle, cancel, expiry): no deadlock
+    await repo.reservation_for_update(session, reservation_id=found.reservation_id)
+    if found.provider_ref is None:
+        await repo.set_payment(session, found.id, {"provider_ref": intent_id, "updated_at": now})
     if status == IntentStatus.SUCCEEDED:
         return await settle(session, found.id, amount_received, now)
     target = {

@@ -16,6 +16,7 @@ import hmac
 import re
 import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -157,9 +158,12 @@ async def _match(
     elif reservation is None:
         reason = ParkReason.UNMATCHED
     else:
-        due = reservation.total_amount - reservation.paid_amount
-        if reservation.status in (ReservationStatus.CONFIRMED, ReservationStatus.CHECKED_IN) or due <= 0:
+        due = reservation.total_amount - (reservation.paid_amount - reservation.refunded_amount)
+        balance = reservation.status in (ReservationStatus.CONFIRMED, ReservationStatus.CHECKED_IN)
+        if due <= 0:
             reason = ParkReason.ALREADY_PAID
+        elif balance:  # a balance on a confirmed stay (a walk-in, an accepted short transfer): the owner decides
+            reason = ParkReason.ALREADY_PAID if notice.amount != due else None
         elif (
             reservation.status not in (ReservationStatus.HELD, ReservationStatus.EXPIRED)
             or reservation.hold_expires_at is None
@@ -199,7 +203,7 @@ async def _match(
     # released the nights (``settle`` takes them again if they are free, else the money goes back as a payout)
     payment_id = await _transfer_payment(session, reservation, account, notice.amount, now)
     outcome = await settlement.settle(session, payment_id, notice.amount, now)
-    if outcome in ("confirmed", "already"):
+    if outcome in ("confirmed", "balance_paid", "already"):
         await repo.set_transfer(
             session,
             notice.bank_bin,
@@ -274,7 +278,13 @@ async def attach(
         raise InvalidParameter.of_field("code", "no reservation with this code at the transfer's property")
     reservation = await repo.reservation_for_update(session, reservation_id=matches[0].id)
     assert reservation is not None
-    account = await repo.bank_account_of(session, property_id=found.property_id)
+    if found.currency != reservation.currency:
+        raise InvalidParameter.of_field(
+            "code", f"the transfer is in {found.currency}, the booking in {reservation.currency}"
+        )
+    account = await repo.bank_account_of(session, property_id=found.property_id) or SimpleNamespace(
+        bank_bin=found.bank_bin, account_number=found.account_number
+    )
     payment_id = await _transfer_payment(session, reservation, account, found.amount, now)
     outcome = await settlement.settle(session, payment_id, found.amount, now, short_ok=True)
     await repo.set_transfer(
