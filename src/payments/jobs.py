@@ -20,6 +20,7 @@ from src.kernel.jobs import Job, JobContext, JobRegistry, PeriodicJob, RetryPoli
 from src.payments import ledger, settlement, webhooks
 from src.payments import repository as repo
 from src.payments.models import RefundStatus
+from src.payments.notices import tell_owner
 from src.payments.provider import CardProvider, ProviderRefused, ProviderUnavailable
 
 logger = logging.getLogger("laocai.payments")
@@ -72,6 +73,16 @@ async def execute_refund(ctx: JobContext, *, refund_id: str) -> None:
             current = await repo.refund_by(session, refund_id=entry.id)
             if current is not None and current.status == RefundStatus.REQUESTED:
                 await ledger.move_refund(session, current, RefundStatus.FAILED, now, last_error=str(exc)[:500])
+                reservation = (
+                    await repo.reservation_for_update(session, reservation_id=entry.reservation_id)
+                    if entry.reservation_id is not None
+                    else None
+                )
+                if reservation is not None:  # the money is still captured: the owner must act
+                    await tell_owner(
+                        session, "refund_failed_owner", reservation, now, key=refund_id, refund_amount=entry.amount
+                    )
+        logger.warning("card refund refused by Stripe", extra={"refund_id": refund_id, "error": str(exc)[:200]})
         return
     except ProviderUnavailable:
         raise

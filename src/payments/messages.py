@@ -27,6 +27,7 @@ Kind = Literal[
     "refund_issued",
     "payment_refunded_resold",
     "transfer_parked",
+    "refund_failed_owner",
 ]
 KINDS: tuple[Kind, ...] = (
     "reservation_confirmed",
@@ -35,6 +36,7 @@ KINDS: tuple[Kind, ...] = (
     "refund_issued",
     "payment_refunded_resold",
     "transfer_parked",
+    "refund_failed_owner",
 )
 
 
@@ -168,6 +170,18 @@ def _parked(context: MessageContext) -> tuple[str, list[str], list[str]]:
     )
 
 
+def _refund_failed(context: MessageContext) -> tuple[str, list[str], list[str]]:
+    return (
+        N_("A refund for booking %(code)s failed"),
+        [
+            _HELLO_OWNER,
+            N_("Stripe could not refund %(refund)s for booking %(code)s at %(property_name)s."),
+            N_("The money is still with you: please refund the guest another way and note it in the owner portal."),
+        ],
+        [_LINE_CODE, _LINE_PROPERTY],
+    )
+
+
 _TEMPLATES: dict[str, Callable[[MessageContext], tuple[str, list[str], list[str]]]] = {
     "reservation_confirmed": _confirmed,
     "reservation_confirmed_owner": _confirmed_owner,
@@ -175,6 +189,7 @@ _TEMPLATES: dict[str, Callable[[MessageContext], tuple[str, list[str], list[str]
     "refund_issued": _refund,
     "payment_refunded_resold": _resold,
     "transfer_parked": _parked,
+    "refund_failed_owner": _refund_failed,
 }
 
 

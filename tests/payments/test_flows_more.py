@@ -286,3 +286,34 @@ async def test_cancelling_an_unpaid_booking_closes_its_qr_and_says_nothing_was_p
     assert (await client.get(qr)).status_code == 404
     [message] = await messages(app, booking["code"], "reservation_cancelled")
     assert "chưa được thanh toán" in message.body_text  # vi: "nothing was paid", not "no refund is due"
+
+
+async def test_a_refund_stripe_refuses_is_failed_given_back_and_the_owner_told(
+    app: Litestar, client: httpx.AsyncClient, stripe_provider: StripeProvider, localstripe: LocalStripe
+) -> None:
+    from tests.payments.support import refunds
+
+    _, property_id, room_type_id = await bookable(app)
+    booking = await book(client, property_id, room_type_id, future(40), future(41))
+    with card_enabled(app, stripe_provider):
+        paid = await localstripe.pay_with_test_card(await _card(client, booking))
+        await deliver(client, event_body("payment_intent.succeeded", intent_object(paid, "succeeded")))
+        assert await process_all(app) == ["confirmed"]
+        cancelled = await client.post(
+            f"/v1/bookings/{booking['code']}/cancel", headers={"X-Booking-Token": booking["lookup_token"]}
+        )
+        assert cancelled.json()["refund"]["status"] == "requested"
+        async with unit_of_work(app.state.engine) as session:  # Stripe will not know this intent
+            await session.exec(
+                Payment.__table__.update()  # type: ignore[attr-defined]
+                .where(Payment.__table__.c.provider_ref == paid["id"])  # type: ignore[attr-defined]
+                .values(provider_ref="pi_unknown_to_stripe")
+            )
+        [entry] = await refunds(app, booking["code"])
+        await payments_jobs.execute_refund(_ctx(app, stripe_provider), refund_id=str(entry.id))
+    [entry] = await refunds(app, booking["code"])
+    assert entry.status == "failed"
+    assert entry.last_error
+    state = await _state(client, booking)
+    assert state["payment"]["refunded"]["amount"] == 0  # given back: the money is still captured
+    assert len(await messages(app, booking["code"], "refund_failed_owner")) == 1
