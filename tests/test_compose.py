@@ -230,3 +230,12 @@ def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
         if line.strip() and not line.startswith("#")
     }
     assert {".git", ".venv", "var", "tests", "benches"} <= ignored
+
+
+def test_jobs_run_somewhere() -> None:
+    # With Redis, `laocai serve` runs no worker unless asked: webhook processing, refunds and email would never run.
+    runs_in_api = str(environment("api").get("LAOCAI_WORKER_IN_PROCESS", "")).lower() == "true"
+    worker_services = [
+        name for name in compose()["services"] if "worker" in " ".join(map(str, service(name).get("command") or []))
+    ]
+    assert runs_in_api or worker_services, "no process runs the Redis job queue"
