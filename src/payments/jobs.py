@@ -100,6 +100,28 @@ async def execute_refund(ctx: JobContext, *, refund_id: str) -> None:
         )
 
 
+async def cancel_intent(ctx: JobContext, *, intent_id: str) -> None:
+    """Cancel one PaymentIntent of a cancelled reservation at Stripe and record it; an intent that can no longer
+    be cancelled (it succeeded meanwhile) is left to its ``payment_intent.succeeded``, which refunds it in full."""
+    resources = _resources(ctx)
+    if resources.card is None:
+        return
+    try:
+        intent = await resources.card.cancel_intent(intent_id)
+    except ProviderRefused as exc:
+        logger.info("intent not cancelled", extra={"intent_id": intent_id, "error": str(exc)[:200]})
+        return
+    async with unit_of_work(ctx.engine) as session:
+        await settlement.apply_intent(
+            session,
+            intent_id=intent.id,
+            status=intent.status,
+            amount_received=intent.amount_received,
+            metadata=intent.metadata,
+            now=resources.clock(),
+        )
+
+
 async def reconcile(ctx: JobContext) -> None:
     """The sweep (module docstring)."""
     resources = _resources(ctx)
@@ -164,10 +186,12 @@ async def reconcile(ctx: JobContext) -> None:
 
 PROCESS_EVENT = Job(webhooks.PROCESS_EVENT_NAME, process_event, RetryPolicy(retries=6, backoff_seconds=2))
 EXECUTE_REFUND = Job(ledger.EXECUTE_REFUND_NAME, execute_refund, RetryPolicy(retries=8, backoff_seconds=5))
+CANCEL_INTENT = Job("payments.cancel_intent", cancel_intent, RetryPolicy(retries=6, backoff_seconds=5))
 
 
 def register(registry: JobRegistry, *, reconcile_minutes: int = 5) -> None:
     """Add payments' jobs and the reconciliation sweep."""
     registry.add(PROCESS_EVENT)
     registry.add(EXECUTE_REFUND)
+    registry.add(CANCEL_INTENT)
     registry.add_periodic(PeriodicJob("payments.reconcile", reconcile, cron=f"*/{reconcile_minutes} * * * *"))

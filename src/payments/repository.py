@@ -360,6 +360,18 @@ async def owner_payouts(session: AsyncSession, owner_id: UUID, status: str | Non
     return list((await _run(session, statement)).all())
 
 
+async def open_card_intents(session: AsyncSession, reservation_id: UUID) -> list[str]:
+    """The PaymentIntent ids of the reservation's card payments that could still be paid (not succeeded,
+    cancelled or processing)."""
+    statement = select(payment.c.provider_ref).where(
+        payment.c.reservation_id == reservation_id,
+        payment.c.method == "card",
+        payment.c.provider_ref.is_not(None),
+        payment.c.status.in_([PaymentStatus.CREATING, PaymentStatus.PENDING, PaymentStatus.FAILED]),
+    )
+    return [str(ref) for ref in (await _run(session, statement)).scalars().all()]
+
+
 async def close_open_transfers(session: AsyncSession, reservation_id: UUID, now: datetime) -> None:
     """Close the reservation's VietQR payments still waiting for a transfer (a cancellation): a transfer made
     anyway is parked for the owner as late."""

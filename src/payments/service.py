@@ -28,6 +28,7 @@ from src.kernel.auth.identity import Identity
 from src.kernel.auth.tokens import verify_lookup_token
 from src.kernel.db import unit_of_work
 from src.kernel.errors import InvalidParameter
+from src.kernel.jobs import enqueue
 from src.kernel.money import money
 from src.payments import ledger, settlement, vietqr
 from src.payments import repository as repo
@@ -63,6 +64,10 @@ class PaymentConfig:
 
     card_settlement: timedelta = timedelta(minutes=15)
     vietqr_settlement: timedelta = timedelta(minutes=30)
+
+
+#: The job that cancels a PaymentIntent at Stripe (``src/payments/jobs.py`` registers its handler).
+CANCEL_INTENT_NAME = "payments.cancel_intent"
 
 
 def intent_key(payment_id: UUID) -> str:
@@ -393,6 +398,8 @@ async def refund_on_cancel(
         reason="unpaid" if locked.paid_amount == 0 else None,
     )
     await repo.close_open_transfers(session, locked.id, now)  # its QR stops being served
+    for intent_id in await repo.open_card_intents(session, locked.id):  # and its card intents can't be paid
+        enqueue(session, CANCEL_INTENT_NAME, dedup_key=f"cancel-intent:{intent_id}", intent_id=intent_id)
     if first is None:
         return None
     out = refund_out(first, locked.guest_locale)

@@ -160,6 +160,21 @@ class StripeProvider:
             raise self._translate(error) from error
         return _intent_state(intent.to_dict())
 
+    async def cancel_intent(self, intent_id: str) -> IntentState:
+        """Cancel the PaymentIntent ``intent_id`` so that it can no longer be paid
+        (https://docs.stripe.com/api/payment_intents/cancel); cancelling is idempotent at Stripe for an intent
+        already cancelled.
+
+        Raises:
+            ProviderRefused: it cannot be cancelled (it succeeded or is processing), or there is no such intent.
+            ProviderUnavailable: Stripe could not be reached or failed.
+        """
+        try:
+            intent = await self._client.v1.payment_intents.cancel_async(intent_id)
+        except stripe.StripeError as error:
+            raise self._translate(error) from error
+        return _intent_state(intent.to_dict())
+
     async def create_refund(
         self, *, payment_intent: str, amount: int, metadata: dict[str, str], idempotency_key: str
     ) -> RefundState:

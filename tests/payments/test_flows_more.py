@@ -317,3 +317,27 @@ async def test_a_refund_stripe_refuses_is_failed_given_back_and_the_owner_told(
     state = await _state(client, booking)
     assert state["payment"]["refunded"]["amount"] == 0  # given back: the money is still captured
     assert len(await messages(app, booking["code"], "refund_failed_owner")) == 1
+
+
+async def test_cancelling_a_booking_cancels_its_open_card_intent_at_stripe(
+    app: Litestar, client: httpx.AsyncClient, stripe_provider: StripeProvider, localstripe: LocalStripe
+) -> None:
+    _, property_id, room_type_id = await bookable(app)
+    booking = await book(client, property_id, room_type_id, future(45), future(46))
+    with card_enabled(app, stripe_provider):
+        intent_id = await _card(client, booking)
+        before = len(app.state.recorded_jobs.sent)
+        cancelled = await client.post(
+            f"/v1/bookings/{booking['code']}/cancel", headers={"X-Booking-Token": booking["lookup_token"]}
+        )
+        assert cancelled.status_code == 200
+        jobs = [job for job in app.state.recorded_jobs.sent[before:] if job.name == "payments.cancel_intent"]
+        assert [job.kwargs for job in jobs] == [{"intent_id": intent_id}]
+        await payments_jobs.cancel_intent(_ctx(app, stripe_provider), intent_id=intent_id)
+        await payments_jobs.cancel_intent(_ctx(app, stripe_provider), intent_id=intent_id)  # retried: no harm
+    async with httpx.AsyncClient(base_url=localstripe.url, headers={"Authorization": "Bearer sk_test_12345"}) as c:
+        at_stripe = (await c.get(f"/v1/payment_intents/{intent_id}")).json()
+    assert at_stripe["status"] == "canceled"
+    async with unit_of_work(app.state.engine) as session:
+        status = (await session.exec(select(Payment.status).where(Payment.provider_ref == intent_id))).one()[0]
+    assert status == "canceled"
