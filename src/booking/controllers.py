@@ -20,7 +20,7 @@ from src.booking.stays import parse_local_date, validate_stay
 from src.guide.geo import circle_box, parse_bbox
 from src.guide.service import MAX_RADIUS_KM, near_of
 from src.kernel.auth.backend import OPTIONAL_AUTH
-from src.kernel.auth.identity import Identity
+from src.kernel.auth.guards import optional_identity
 from src.kernel.errors import InvalidParameter, problem_responses
 from src.kernel.idempotency import REPLAYED_HEADER
 from src.kernel.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -49,11 +49,6 @@ BookingToken = Annotated[
         name="X-Booking-Token", max_length=1000, description="The `lookup_token` returned when the booking was made."
     ),
 ]
-
-
-def _identity(request: Request[Any, Any, Any]) -> Identity | None:
-    user = request.scope.get("user")
-    return user if isinstance(user, Identity) else None
 
 
 class PropertyController(Controller):
@@ -156,7 +151,7 @@ class BookingController(Controller):
         response (with `Idempotent-Replayed: true`), the same key with another body is 422. 409 `sold_out` when a
         night lacks rooms, 409 `busy` (with `Retry-After`) under lock contention. The `lookup_token` in the answer
         is shown only here: the guest sends it as `X-Booking-Token` to read or cancel the booking."""
-        status, body, replayed = await service.create(data, idempotency_key, _identity(request))
+        status, body, replayed = await service.create(data, idempotency_key, optional_identity(request))
         headers = {"Cache-Control": _PRIVATE, "Location": f"/v1/bookings/{body['code']}"}
         if replayed:
             headers[REPLAYED_HEADER] = "true"
@@ -172,7 +167,7 @@ class BookingController(Controller):
     ) -> Response[Reservation]:
         """The reservation, for its guest (`X-Booking-Token`), the account that booked it or the property's
         owner (`Authorization`); 404 for anyone else, as for a code that does not exist."""
-        reservation = await service.get(code, x_booking_token, _identity(request))
+        reservation = await service.get(code, x_booking_token, optional_identity(request))
         return Response(reservation, headers={"Cache-Control": _PRIVATE})
 
     @post("/{code:str}/cancel", status_code=200, security=OPTIONAL_AUTH, responses=problem_responses(401, 404, 409))
@@ -185,5 +180,5 @@ class BookingController(Controller):
     ) -> Response[Cancellation]:
         """Cancel a held or confirmed reservation under the policy copied when it was made; its nights go back on
         sale at once. Cancelling again answers the same state. 409 for a checked-in, no-show or expired one."""
-        outcome = await service.cancel(code, x_booking_token, _identity(request))
+        outcome = await service.cancel(code, x_booking_token, optional_identity(request))
         return Response(outcome, headers={"Cache-Control": _PRIVATE})

@@ -9,6 +9,7 @@ from src.booking.pricing import Quote, TaxFeeLine, parse_tax_fees
 from src.booking.schemas import (
     CancellationTerm,
     CancellationTerms,
+    PaymentState,
     PolicyOut,
     PriceBreakdown,
     PriceNight,
@@ -33,6 +34,16 @@ class Renderer:
     def money(self, amount: int, currency: str) -> Money:
         """``amount`` in minor units of ``currency`` (ISO 4217; VND has none) with its Babel ``display``."""
         return money(amount, currency, self.locale)
+
+    def payment_state(self, row: Any) -> PaymentState:
+        """What was paid for a reservation row (``payment_status``, ``paid_amount``, ``refunded_amount`` in minor
+        units of ``currency``, ``disputed``), as the API shows it."""
+        return PaymentState(
+            status=row.payment_status,
+            paid=self.money(row.paid_amount, row.currency),
+            refunded=self.money(row.refunded_amount, row.currency),
+            disputed=row.disputed,
+        )
 
     def text(self, values: dict[str, str] | None) -> tuple[str | None, str | None]:
         """``(text, locale it came from)`` along the fallback chain, or ``(None, None)`` when there is none."""

@@ -47,7 +47,6 @@ from src.booking.schemas import (
     CancellationTerms,
     GuestOut,
     Offer,
-    PaymentState,
     PropertyDetail,
     PropertyPage,
     PropertyRef,
@@ -320,6 +319,15 @@ _INSERTS = {
 _CODE_ATTEMPTS = 5
 
 
+def may_see(row: Any, token: str | None, identity: Identity | None) -> bool:
+    """Whether the caller may see the reservation ``row`` (with ``lookup_token_hash``, ``user_id``, ``owner_id``):
+    its guest (``token``, the lookup token sent as ``X-Booking-Token``), the account that booked it or the
+    property's owner. Callers answer 404 otherwise, exactly as for a code that does not exist."""
+    if token is not None and verify_lookup_token(token, row.lookup_token_hash):
+        return True
+    return identity is not None and identity.id in (row.user_id, row.owner_id)
+
+
 def effective_status(status: str, hold_expires_at: datetime | None, now: datetime) -> str:
     """The status a client sees: a ``held`` reservation whose hold lapsed is ``expired`` at once, whether or not
     the release job has run yet."""
@@ -364,12 +372,7 @@ def render_reservation(row: Any, render: Renderer, now: datetime, lookup_token: 
         confirmed_at=row.confirmed_at,
         checked_in_at=row.checked_in_at,
         cancelled_at=row.cancelled_at,
-        payment=PaymentState(
-            status=row.payment_status,
-            paid=render.money(row.paid_amount, row.currency),
-            refunded=render.money(row.refunded_amount, row.currency),
-            disputed=row.disputed,
-        ),
+        payment=render.payment_state(row),
         lookup_token=lookup_token,
     )
 
@@ -643,18 +646,12 @@ class ReservationService:
             raise ReservationNotFound(f"no reservation {code!r}")
         return row
 
-    @staticmethod
-    def _may_see(row: Row[Any], token: str | None, identity: Identity | None) -> bool:
-        if token is not None and verify_lookup_token(token, row.lookup_token_hash):
-            return True
-        return identity is not None and identity.id in (row.user_id, row.owner_id)
-
     async def get(self, code: str, token: str | None, identity: Identity | None) -> Reservation:
         """The reservation for its guest (``token``, the lookup token), the account that booked it or the
         property's owner; ``ReservationNotFound`` (404) for anyone else, exactly as for a code that does not
         exist."""
         row = await self._find(code)
-        if not self._may_see(row, token, identity):
+        if not may_see(row, token, identity):
             raise ReservationNotFound(f"no reservation {code!r}")
         return render_reservation(row, self.render, self.now)
 
@@ -665,7 +662,7 @@ class ReservationService:
         for a checked-in, no-show or expired one. The refund percent comes from the policy copied at booking, at
         this instant; what it refunds is the ``refunder``'s (payments) work, in this transaction."""
         row = await self._find(code)
-        if not self._may_see(row, token, identity):
+        if not may_see(row, token, identity):
             raise ReservationNotFound(f"no reservation {code!r}")
         session, now = self.session, self.now
         await set_lock_timeout(session, LOCK_TIMEOUT_MS)

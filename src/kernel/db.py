@@ -362,10 +362,10 @@ async def maintenance_lock(url: str) -> AsyncIterator[None]:
 
 async def driver_fetchrow(engine: AsyncEngine, sql: str, *arguments: Any) -> Any:
     """Run one statement of PostgreSQL SQL (``$1``-style parameters) straight on the asyncpg connection of a pooled
-    connection of ``engine`` (an ``autocommit=True`` engine: the statement commits by itself) and return its first
-    row or ``None``. For the hottest one-statement writes only: SQLAlchemy's execution path costs ~0.3 ms of CPU per
-    statement here (issue 8 profile of the webhook log), the driver's ~0.2 ms; values go to asyncpg as they are
-    (aware datetimes, str, int)."""
+    connection of ``engine`` (best an ``autocommit=True`` engine; asyncpg outside a transaction commits the
+    statement by itself on any engine) and return its first row or ``None``. For the hottest one-statement writes
+    only: SQLAlchemy's execution path costs ~0.3 ms of CPU per statement here (issue 8 profile of the webhook log),
+    the driver's ~0.2 ms; values go to asyncpg as they are (aware datetimes, str, int)."""
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
         return await raw.driver_connection.fetchrow(sql, *arguments)  # type: ignore[union-attr]

@@ -10,19 +10,17 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter, QueryParameter
 
 from src.booking.controllers import BookingToken, IdempotencyKey
+from src.booking.deps import clock
 from src.booking.schemas import RefundOut
 from src.kernel.auth.backend import OPTIONAL_AUTH
-from src.kernel.auth.guards import requires_role
-from src.kernel.auth.identity import Identity
+from src.kernel.auth.guards import optional_identity, requires_role
 from src.kernel.db import unit_of_work
 from src.kernel.errors import problem_responses
 from src.kernel.idempotency import REPLAYED_HEADER
-from src.kernel.money import money
 from src.kernel.request_input import strict_json
 from src.payments import transfers, vietqr, webhooks
 from src.payments.deps import (
     card_provider,
-    now_of,
     provide_owner_payment_service,
     provide_payment_service,
     provide_refund_service,
@@ -40,21 +38,15 @@ from src.payments.schemas import (
     RefundList,
     TransferAttach,
     TransferList,
-    TransferOut,
     TransferResolution,
     WebhookAck,
 )
-from src.payments.service import OwnerPaymentService, PaymentService, RefundService, refund_out
+from src.payments.service import OwnerPaymentService, PaymentService, RefundService
 
 _PRIVATE = "private, no-store"
 Code = Annotated[str, Parameter(max_length=40)]
 StripeSignature = Annotated[str | None, HeaderParameter(name="Stripe-Signature", max_length=2000)]
 FeedSignature = Annotated[str | None, HeaderParameter(name="X-Bank-Feed-Signature", max_length=2000)]
-
-
-def _identity(request: Request[Any, Any, Any]) -> Identity | None:
-    user = request.scope.get("user")
-    return user if isinstance(user, Identity) else None
 
 
 class PaymentController(Controller):
@@ -86,7 +78,7 @@ class PaymentController(Controller):
         `payment_method_unavailable` without Stripe keys (card) or a receiving account (vietqr), 409
         `already_paid`, 410 `hold_expired`, 422 `amount_too_large`."""
         status, body, replayed = await service.start(
-            code, data.method, idempotency_key, x_booking_token, _identity(request)
+            code, data.method, idempotency_key, x_booking_token, optional_identity(request)
         )
         headers = {"Cache-Control": _PRIVATE}
         if replayed:
@@ -108,7 +100,7 @@ class PaymentController(Controller):
     ) -> Response[PaymentConfirmation]:
         """The app's "I paid": re-read the card PaymentIntent from Stripe and apply it exactly as the webhook
         would (idempotent: calling it any number of times, racing the webhook, confirms once)."""
-        outcome = await service.confirm(code, x_booking_token, _identity(request))
+        outcome = await service.confirm(code, x_booking_token, optional_identity(request))
         return Response(outcome, headers={"Cache-Control": _PRIVATE})
 
 
@@ -149,7 +141,7 @@ class WebhookController(Controller):
             card_provider(state),
             await request.body(),
             stripe_signature,
-            now_of(state),
+            clock(state),
             log_engine=state.get("log_engine"),
         )
         return WebhookAck(received=True, event_id=event_id, duplicate=not new)
@@ -169,7 +161,7 @@ class WebhookController(Controller):
                 payload,
                 x_bank_feed_signature,
                 tolerance=state.settings.bank_feed_tolerance_seconds,
-                now=now_of(state),
+                now=clock(state),
             )
         return BankNoticeAck(**answer)
 
@@ -264,25 +256,7 @@ class OwnerPaymentController(Controller):
         ] = None,
     ) -> Response[TransferList]:
         """Transfers received at the owner's properties, newest first (`status=parked`: those waiting for you)."""
-        from src.payments import repository as repo
-
-        rows = await repo.owner_transfers(service.session, service.identity.id, status, 500)
-        items = [
-            TransferOut(
-                bank_bin=r.bank_bin,
-                transaction_id=r.transaction_id,
-                account_number=r.account_number,
-                amount=money(r.amount, r.currency, service.locale),
-                description=r.description,
-                transacted_at=r.transacted_at,
-                received_at=r.received_at,
-                status=r.status,
-                reason=r.reason,
-                reservation_code=r.reservation_code,
-            )
-            for r in rows
-        ]
-        return Response(TransferList(items=items), headers={"Cache-Control": _PRIVATE})
+        return Response(await service.transfers(status), headers={"Cache-Control": _PRIVATE})
 
     @post(
         "/bank-transfers/{bank_bin:str}/{transaction_id:str}/attach",
@@ -298,10 +272,7 @@ class OwnerPaymentController(Controller):
     ) -> TransferResolution:
         """Attach a parked transfer to a reservation of the same property: it pays it (a short amount accepted by
         you; an excess, or nights resold meanwhile, become payouts)."""
-        outcome, code = await transfers.attach(
-            service.session, service.identity.id, bank_bin, transaction_id, data.code, service.now
-        )
-        return TransferResolution(outcome=outcome, reservation_code=code)
+        return await service.attach(bank_bin, transaction_id, data.code)
 
     @post(
         "/bank-transfers/{bank_bin:str}/{transaction_id:str}/refund",
@@ -315,8 +286,7 @@ class OwnerPaymentController(Controller):
         transaction_id: Annotated[str, Parameter(max_length=64)],
     ) -> TransferResolution:
         """Send a parked transfer back: a payout task for its whole amount, which you mark done once made."""
-        entry = await transfers.send_back(service.session, service.identity.id, bank_bin, transaction_id, service.now)
-        return TransferResolution(outcome="payout_due", payout=refund_out(entry, service.locale, method="vietqr"))
+        return await service.send_back(bank_bin, transaction_id)
 
     @get("/payouts", responses=problem_responses(401, 403, 422))
     async def payouts(

@@ -1,6 +1,6 @@
 """How payments' services are provided to controllers, and the process-wide card provider."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from litestar import Request
@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from src.booking.deps import clock
 from src.kernel.auth.guards import current_identity
 from src.kernel.config import Settings
-from src.kernel.i18n import negotiate
+from src.kernel.errors import request_locale
 from src.payments.provider import CardProvider
 from src.payments.service import OwnerPaymentService, PaymentConfig, PaymentService, RefundService
 
@@ -41,18 +41,8 @@ def payment_config(settings: Settings) -> PaymentConfig:
 
 def card_provider(state: State) -> CardProvider | None:
     """The process's card provider (``None`` without Stripe keys)."""
-    found = state.get("card_provider")
-    return found if found is not None else None
-
-
-def now_of(state: State) -> datetime:
-    """The app's clock (``src.booking.deps.clock``)."""
-    return clock(state)
-
-
-def _locale(request: Request[Any, Any, Any]) -> str:
-    locale = request.state.get("locale")
-    return locale if isinstance(locale, str) else negotiate(None, request.headers.get("accept-language"))
+    provider: CardProvider | None = state.get("card_provider")
+    return provider
 
 
 async def provide_payment_service(request: Request[Any, Any, Any]) -> PaymentService:
@@ -63,7 +53,7 @@ async def provide_payment_service(request: Request[Any, Any, Any]) -> PaymentSer
         state.engine,
         card=card_provider(state),
         config=state.payment_config,
-        locale=_locale(request),
+        locale=request_locale(request),
         now=clock(state),
         base_url=str(request.base_url).rstrip("/"),
     )
@@ -73,11 +63,11 @@ async def provide_refund_service(
     request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
 ) -> RefundService:
     """A ``RefundService`` for the authenticated owner or admin on the request's unit of work."""
-    return RefundService(session, current_identity(request), _locale(request), clock(request.app.state))
+    return RefundService(session, current_identity(request), request_locale(request), clock(request.app.state))
 
 
 async def provide_owner_payment_service(
     request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
 ) -> OwnerPaymentService:
     """An ``OwnerPaymentService`` for the authenticated owner on the request's unit of work."""
-    return OwnerPaymentService(session, current_identity(request), _locale(request), clock(request.app.state))
+    return OwnerPaymentService(session, current_identity(request), request_locale(request), clock(request.app.state))

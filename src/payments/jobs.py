@@ -22,6 +22,7 @@ from src.payments import repository as repo
 from src.payments.models import RefundStatus
 from src.payments.notices import tell_owner
 from src.payments.provider import CardProvider, ProviderRefused, ProviderUnavailable
+from src.payments.service import create_intent
 
 logger = logging.getLogger("laocai.payments")
 
@@ -155,21 +156,8 @@ async def reconcile(ctx: JobContext) -> None:
                     reservation = await repo.reservation_for_update(session, reservation_id=payment.reservation_id)
                 if full is None or reservation is None:
                     continue
-                from src.payments.service import intent_key
-
-                intent = await card.create_intent(
-                    amount=full.amount,
-                    currency=full.currency,
-                    metadata={"reservation_code": reservation.code, "payment_id": str(full.id)},
-                    idempotency_key=intent_key(full.id),
-                )
-                async with unit_of_work(ctx.engine) as session:
-                    await repo.set_payment(
-                        session,
-                        full.id,
-                        {"provider_ref": intent.id, "client_secret": intent.client_secret, "updated_at": now},
-                        where=repo.payment.c.provider_ref.is_(None),
-                    )
+                await create_intent(ctx.engine, card, full, reservation.code, now)
+                continue  # a new (or the same, by its key) intent waits for the guest: nothing to apply yet
         except (ProviderUnavailable, ProviderRefused) as exc:
             logger.warning("reconcile: intent not re-read", extra={"payment_id": str(payment.id), "error": str(exc)})
             continue

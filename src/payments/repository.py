@@ -342,8 +342,16 @@ async def owner_transfers(session: AsyncSession, owner_id: UUID, status: str | N
     return list((await _run(session, statement)).all())
 
 
-async def owner_payouts(session: AsyncSession, owner_id: UUID, status: str | None, limit: int) -> list[Row[Any]]:
-    """Bank payouts (VietQR refunds the owner makes by hand) of the owner's properties, oldest first."""
+async def owner_payouts(
+    session: AsyncSession,
+    owner_id: UUID,
+    *,
+    status: str | None = None,
+    refund_id: UUID | None = None,
+    limit: int = 500,
+) -> list[Row[Any]]:
+    """Bank payouts (VietQR refunds the owner makes by hand) of the owner's properties, oldest first; with
+    ``refund_id`` only that one (when it is the owner's)."""
     statement = (
         select(refund, reservation.c.code.label("reservation_code"))
         .select_from(
@@ -357,6 +365,8 @@ async def owner_payouts(session: AsyncSession, owner_id: UUID, status: str | Non
     )
     if status is not None:
         statement = statement.where(refund.c.status == status)
+    if refund_id is not None:
+        statement = statement.where(refund.c.id == refund_id)
     return list((await _run(session, statement)).all())
 
 

@@ -10,27 +10,33 @@ replays the first answer on top of that (``src/kernel/idempotency.py``).
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
 import msgspec
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.booking import codes as reservation_codes
+from src.booking.errors import HoldExpired, PropertyNotFound, ReservationNotFound
 from src.booking.models import ReservationStatus
-from src.booking.schemas import PaymentState, RefundOut
-from src.booking.service import effective_status
+from src.booking.rendering import Renderer
+from src.booking.schemas import RefundOut
+from src.booking.service import effective_status, may_see
+from src.booking.stays import parse_local_date
 from src.kernel import idempotency
 from src.kernel.auth.identity import Identity
-from src.kernel.auth.tokens import verify_lookup_token
-from src.kernel.db import unit_of_work
-from src.kernel.errors import InvalidParameter
+from src.kernel.db import unit_of_work, upsert_insert
+from src.kernel.errors import Conflict, InvalidParameter
 from src.kernel.jobs import enqueue
 from src.kernel.money import money
-from src.payments import ledger, settlement, vietqr
+from src.kernel.text import clean_text
+from src.payments import ledger, settlement, transfers, vietqr
 from src.payments import repository as repo
 from src.payments.errors import (
     AlreadyPaid,
@@ -41,6 +47,7 @@ from src.payments.errors import (
     PayoutNotFound,
     ProviderDown,
     ProviderRejected,
+    RefundExceedsCapture,
 )
 from src.payments.models import PaymentStatus, RefundStatus
 from src.payments.notices import tell_guest
@@ -55,6 +62,9 @@ from src.payments.schemas import (
     PayoutOut,
     RefundCreate,
     RefundList,
+    TransferList,
+    TransferOut,
+    TransferResolution,
 )
 
 
@@ -87,16 +97,6 @@ def refund_out(row: Any, locale: str, method: str | None = None) -> RefundOut:
     )
 
 
-def payment_state(row: Any, locale: str) -> PaymentState:
-    """The payment state of a reservation row."""
-    return PaymentState(
-        status=row.payment_status,
-        paid=money(row.paid_amount, row.currency, locale),
-        refunded=money(row.refunded_amount, row.currency, locale),
-        disputed=row.disputed,
-    )
-
-
 def bank_details(account: Any) -> BankDetails:
     """A receiving account as the API shows it (the feed secret never)."""
     bank = vietqr.bank(account.bank_bin)
@@ -110,10 +110,41 @@ def bank_details(account: Any) -> BankDetails:
     )
 
 
-def _may_see(row: Any, token: str | None, identity: Identity | None) -> bool:
-    if token is not None and verify_lookup_token(token, row.lookup_token_hash):
-        return True
-    return identity is not None and identity.id in (row.user_id, row.owner_id)
+async def locked_reservation(session: AsyncSession, code: str, allowed: Callable[[Any], bool]) -> Any:
+    """The reservation ``code`` (in any spelling ``src/booking/codes.py`` reads), its row locked
+    (``repository.reservation_for_update``), when ``allowed(row)``; ``ReservationNotFound`` (404) otherwise, the
+    same for a code that does not exist and one the caller may not see."""
+    canonical = reservation_codes.normalise(code)
+    row = await repo.reservation_for_update(session, code=canonical) if canonical else None
+    if row is None or not allowed(row):
+        raise ReservationNotFound(f"no reservation {code!r}")
+    return row
+
+
+async def create_intent(engine: AsyncEngine, card: CardProvider, payment: Any, code: str, now: datetime) -> Any:
+    """Create the PaymentIntent of one payment attempt at Stripe (idempotency key ``laocai-payment-<payment id>``:
+    a retry after a timeout or a crash returns the same intent) and store it on the payment unless a concurrent
+    creator stored one first; the payment row as stored. ``ProviderUnavailable``/``ProviderRefused`` as the
+    provider raises them."""
+    intent = await card.create_intent(
+        amount=payment.amount,
+        currency=payment.currency,
+        metadata={"reservation_code": code, "payment_id": str(payment.id)},
+        idempotency_key=intent_key(payment.id),
+    )
+    async with unit_of_work(engine) as session:
+        stored = await repo.set_payment(
+            session,
+            payment.id,
+            {
+                "provider_ref": intent.id,
+                "client_secret": intent.client_secret,
+                "status": PaymentStatus.PENDING,
+                "updated_at": now,
+            },
+            where=repo.payment.c.provider_ref.is_(None),
+        )
+        return stored if stored is not None else await repo.payment_by_id(session, payment.id)
 
 
 class PaymentService:
@@ -137,13 +168,7 @@ class PaymentService:
         self.base_url = base_url
 
     async def _reservation(self, session: AsyncSession, code: str, token: str | None, identity: Identity | None) -> Any:
-        from src.booking.errors import ReservationNotFound
-
-        canonical = reservation_codes.normalise(code)
-        row = await repo.reservation_for_update(session, code=canonical) if canonical else None
-        if row is None or not _may_see(row, token, identity):
-            raise ReservationNotFound(f"no reservation {code!r}")
-        return row
+        return await locked_reservation(session, code, lambda row: may_see(row, token, identity))
 
     def _started(self, payment: Any, reservation: Any, account: Any = None) -> PaymentStarted:
         amount = money(payment.amount, payment.currency, self.locale)
@@ -183,8 +208,6 @@ class PaymentService:
         """``POST /v1/bookings/{code}/payments``: ``(status, body, replayed)``. Errors: 400 without a key, 404,
         ``AlreadyPaid`` (409), ``HoldExpired`` (410), ``NotPayable`` (409), ``PaymentMethodUnavailable`` (409),
         ``AmountTooLarge`` (422), ``ProviderDown`` (424), ``ProviderRejected`` (422)."""
-        from src.booking.errors import HoldExpired
-
         key = idempotency.check_key(idempotency_key)
         route = f"POST /v1/bookings/{code}/payments"
         digest = idempotency.fingerprint(route, {"method": method})
@@ -233,10 +256,10 @@ class PaymentService:
                 {"hold_expires_at": extended, "payment_status": "pending", "updated_at": now},
                 where=repo.reservation.c.status == ReservationStatus.HELD,
             )
-            reservation = {**reservation._mapping, "hold_expires_at": extended}
+            reservation = SimpleNamespace(**{**reservation._mapping, "hold_expires_at": extended})
         if method == PaymentMethod.CARD and payment.provider_ref is None:
-            payment = await self._create_intent(payment, reservation["code"])
-        body = msgspec.to_builtins(self._started(payment, _Row(reservation), account))
+            payment = await self._create_intent(payment, reservation.code)
+        body = msgspec.to_builtins(self._started(payment, reservation, account))
         async with unit_of_work(self.engine) as session:
             await idempotency.record(
                 session, scope=scope, key=key, route=route, fingerprint=digest, status_code=201, body=body, now=now
@@ -278,33 +301,14 @@ class PaymentService:
         return await repo.latest_payment(session, reservation.id, method)
 
     async def _create_intent(self, payment: Any, code: str) -> Any:
-        """Create the attempt's PaymentIntent (idempotency key ``laocai-payment-<id>``) and store it; a concurrent
-        creator that stored first wins and its intent is returned."""
+        """``create_intent`` with the provider's errors as HTTP problems (424 unreachable, 422 refused)."""
         assert self.card is not None
         try:
-            intent = await self.card.create_intent(
-                amount=payment.amount,
-                currency=payment.currency,
-                metadata={"reservation_code": code, "payment_id": str(payment.id)},
-                idempotency_key=intent_key(payment.id),
-            )
+            return await create_intent(self.engine, self.card, payment, code, self.now)
         except ProviderUnavailable as exc:
             raise ProviderDown(str(exc)) from None
         except ProviderRefused as exc:
             raise ProviderRejected(str(exc), provider_code=exc.code) from None
-        async with unit_of_work(self.engine) as session:
-            stored = await repo.set_payment(
-                session,
-                payment.id,
-                {
-                    "provider_ref": intent.id,
-                    "client_secret": intent.client_secret,
-                    "status": PaymentStatus.PENDING,
-                    "updated_at": self.now,
-                },
-                where=repo.payment.c.provider_ref.is_(None),
-            )
-            return stored if stored is not None else await repo.payment_by_id(session, payment.id)
 
     async def confirm(self, code: str, token: str | None, identity: Identity | None) -> PaymentConfirmation:
         """The app's "I paid": re-read the reservation's latest card PaymentIntent from Stripe and apply it through
@@ -334,7 +338,7 @@ class PaymentService:
             return PaymentConfirmation(
                 code=reservation.code,
                 status=effective_status(reservation.status, reservation.hold_expires_at, self.now),
-                payment=payment_state(reservation, self.locale),
+                payment=Renderer(self.locale).payment_state(reservation),
             )
 
     async def qr_payload(self, payment_id: UUID) -> str:
@@ -345,13 +349,6 @@ class PaymentService:
         if found is None or found.payload is None or found.status != PaymentStatus.PENDING:
             raise PaymentNotFound(f"no VietQR payment {payment_id} waiting for a transfer")
         return str(found.payload)
-
-
-class _Row:
-    """Attribute access over a mapping (a reservation row as read, with what this request changed)."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
 
 
 # ------------------------------------------------------------------------------------------------- refunds
@@ -418,13 +415,10 @@ class RefundService:
         self.now = now
 
     async def _reservation(self, code: str) -> Any:
-        from src.booking.errors import ReservationNotFound
-
-        canonical = reservation_codes.normalise(code)
-        row = await repo.reservation_for_update(self.session, code=canonical) if canonical else None
-        if row is None or (row.owner_id != self.identity.id and "admin" not in self.identity.roles):
-            raise ReservationNotFound(f"no reservation {code!r}")
-        return row
+        identity = self.identity
+        return await locked_reservation(
+            self.session, code, lambda row: row.owner_id == identity.id or "admin" in identity.roles
+        )
 
     async def entries(self, code: str) -> RefundList:
         """The reservation's ledger entries."""
@@ -440,9 +434,6 @@ class RefundService:
         key and body replays the first answer). A night is refunded at most once. Returns ``(201, entries,
         replayed)``. Errors: 400 without a key; 422 for neither or both of ``amount`` and ``nights``, or a night
         outside the stay; ``RefundExceedsCapture`` (409) beyond what is left, or for nights all refunded before."""
-        from src.booking.stays import parse_local_date
-        from src.payments.errors import RefundExceedsCapture
-
         key = idempotency.check_key(idempotency_key)
         route = f"POST /v1/owner/reservations/{code}/refunds"
         digest = idempotency.fingerprint(route, msgspec.to_builtins(body))
@@ -453,8 +444,6 @@ class RefundService:
             return replay.status_code, list(replay.body["items"]), True
         if (body.amount is None) == (body.nights is None):
             raise InvalidParameter.of_field("amount", "give either amount or nights")
-        from src.kernel.text import clean_text
-
         note = clean_text(body.note, "note", allow_empty=True) if body.note is not None else None
         reservation = await self._reservation(code)
         payments = await repo.succeeded_payments(self.session, reservation.id)
@@ -536,8 +525,6 @@ class OwnerPaymentService:
         self.now = now
 
     async def _owned(self, property_id: UUID) -> None:
-        from src.booking.errors import PropertyNotFound
-
         if not await repo.property_owned(self.session, property_id, self.identity.id):
             raise PropertyNotFound(f"no property {property_id} of yours")
 
@@ -555,19 +542,12 @@ class OwnerPaymentService:
         """Set (or replace) the receiving account; a new feed secret is made when the account is new or changes,
         or when ``rotate``, and shown once. 422 for a BIN not on the NAPAS list or a malformed account number;
         409 when another property receives on that account."""
-        from sqlalchemy.exc import IntegrityError
-
-        from src.kernel.db import upsert_insert
-        from src.kernel.errors import Conflict
-
         await self._owned(property_id)
         if vietqr.bank(body.bank_bin) is None:
             raise InvalidParameter.of_field("bank_bin", "not a bank BIN of the NAPAS list")
         number = body.account_number.strip()
         if not number.isalnum() or not number.isascii():
             raise InvalidParameter.of_field("account_number", "letters and digits only")
-        from src.kernel.text import clean_text
-
         name = clean_text(body.account_name, "account_name")
         current = await repo.bank_account_of(self.session, property_id=property_id)
         changed = current is None or (current.bank_bin, current.account_number) != (body.bank_bin, number)
@@ -597,49 +577,67 @@ class OwnerPaymentService:
         assert account is not None
         return BankAccountOut(bank=bank_details(account), updated_at=account.updated_at, feed_secret=secret)
 
+    def _payout(self, row: Any) -> PayoutOut:
+        return PayoutOut(
+            id=row.id,
+            amount=money(row.amount, row.currency, self.locale),
+            status=row.status,
+            reason=row.reason,
+            reservation_code=row.reservation_code,
+            bank_transfer=row.bank_transfer,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+        )
+
     async def payouts(self, status: str | None) -> PayoutList:
         """The owner's bank payouts (VietQR refunds to make by hand), oldest first."""
-        rows = await repo.owner_payouts(self.session, self.identity.id, status, 500)
-        return PayoutList(
+        rows = await repo.owner_payouts(self.session, self.identity.id, status=status, limit=500)
+        return PayoutList(items=[self._payout(r) for r in rows])
+
+    async def payout_done(self, refund_id: UUID) -> PayoutOut:
+        """Mark a pending payout made; ``PayoutNotFound`` (404) for another owner's, or one failed or cancelled."""
+        found = await repo.owner_payouts(self.session, self.identity.id, refund_id=refund_id)
+        if not found:
+            raise PayoutNotFound(f"no payout {refund_id}")
+        entry = found[0]
+        if entry.status == RefundStatus.PENDING:
+            if entry.reservation_id is not None:
+                await repo.reservation_for_update(self.session, reservation_id=entry.reservation_id)
+            await ledger.move_refund(self.session, entry, RefundStatus.SUCCEEDED, self.now)
+            entry = (await repo.owner_payouts(self.session, self.identity.id, refund_id=refund_id))[0]
+        elif entry.status != RefundStatus.SUCCEEDED:
+            raise PayoutNotFound(f"payout {refund_id} is {entry.status}")
+        return self._payout(entry)
+
+    async def transfers(self, status: str | None) -> TransferList:
+        """Bank transfers received at the owner's properties, newest first, optionally of one ``status``."""
+        rows = await repo.owner_transfers(self.session, self.identity.id, status, 500)
+        return TransferList(
             items=[
-                PayoutOut(
-                    id=r.id,
+                TransferOut(
+                    bank_bin=r.bank_bin,
+                    transaction_id=r.transaction_id,
+                    account_number=r.account_number,
                     amount=money(r.amount, r.currency, self.locale),
+                    description=r.description,
+                    transacted_at=r.transacted_at,
+                    received_at=r.received_at,
                     status=r.status,
                     reason=r.reason,
                     reservation_code=r.reservation_code,
-                    bank_transfer=r.bank_transfer,
-                    created_at=r.created_at,
-                    completed_at=r.completed_at,
                 )
                 for r in rows
             ]
         )
 
-    async def payout_done(self, refund_id: UUID) -> PayoutOut:
-        """Mark a pending payout made; ``PayoutNotFound`` (404) for another's or one not pending."""
-        entry = await repo.refund_by(self.session, refund_id=refund_id)
-        if (
-            entry is None
-            or entry.kind != "bank_payout"
-            or not await repo.property_owned(self.session, entry.property_id, self.identity.id)
-        ):
-            raise PayoutNotFound(f"no payout {refund_id}")
-        if entry.status == RefundStatus.PENDING:
-            if entry.reservation_id is not None:
-                await repo.reservation_for_update(self.session, reservation_id=entry.reservation_id)
-            await ledger.move_refund(self.session, entry, RefundStatus.SUCCEEDED, self.now)
-        elif entry.status != RefundStatus.SUCCEEDED:
-            raise PayoutNotFound(f"payout {refund_id} is {entry.status}")
-        rows = [r for r in await repo.owner_payouts(self.session, self.identity.id, None, 10_000) if r.id == refund_id]
-        r = rows[0]
-        return PayoutOut(
-            id=r.id,
-            amount=money(r.amount, r.currency, self.locale),
-            status=r.status,
-            reason=r.reason,
-            reservation_code=r.reservation_code,
-            bank_transfer=r.bank_transfer,
-            created_at=r.created_at,
-            completed_at=r.completed_at,
+    async def attach(self, bank_bin: str, transaction_id: str, code: str) -> TransferResolution:
+        """Attach a parked transfer to reservation ``code`` (``transfers.attach``)."""
+        outcome, reservation_code = await transfers.attach(
+            self.session, self.identity.id, bank_bin, transaction_id, code, self.now
         )
+        return TransferResolution(outcome=outcome, reservation_code=reservation_code)
+
+    async def send_back(self, bank_bin: str, transaction_id: str) -> TransferResolution:
+        """Send a parked transfer back as a payout (``transfers.send_back``)."""
+        entry = await transfers.send_back(self.session, self.identity.id, bank_bin, transaction_id, self.now)
+        return TransferResolution(outcome="payout_due", payout=refund_out(entry, self.locale, method="vietqr"))

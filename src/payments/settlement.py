@@ -52,18 +52,28 @@ _RESERVATION_PAYMENT_STATUS: dict[str, str] = {
 }
 
 
-async def settle(session: AsyncSession, payment_id: UUID, amount: int, now: datetime, *, short_ok: bool = False) -> str:
+async def settle(
+    session: AsyncSession,
+    payment_id: UUID,
+    amount: int,
+    now: datetime,
+    *,
+    short_ok: bool = False,
+    reservation: Any = None,
+) -> str:
     """Record that ``amount`` (minor units) arrived for payment ``payment_id`` and act on the reservation (see the
     module docstring). Returns what happened: ``confirmed``, ``balance_paid`` (money still due on a confirmed
     reservation), ``already`` (settled before: nothing changed), ``refunded_resold``, ``refunded_cancelled``,
     ``refunded_duplicate``, ``refunded_underpaid`` or ``unknown``. What is due is net of refunds: the total less
-    what was paid and not refunded."""
-    found = await repo.payment_by_id(session, payment_id)
-    if found is None:
-        return "unknown"
-    reservation = await repo.reservation_for_update(session, reservation_id=found.reservation_id)
+    what was paid and not refunded. ``reservation``: the payment's reservation as the caller read it under its lock
+    in this transaction (``repository.reservation_for_update``), to save reading it again."""
     if reservation is None:
-        return "unknown"
+        found = await repo.payment_by_id(session, payment_id)
+        if found is None:
+            return "unknown"
+        reservation = await repo.reservation_for_update(session, reservation_id=found.reservation_id)
+        if reservation is None:
+            return "unknown"
     payment = await repo.set_payment(
         session,
         payment_id,
@@ -206,11 +216,11 @@ async def apply_intent(
     if found is None:
         return "unknown"
     # the reservation's lock first, as every payment change takes it (settle, cancel, expiry): no deadlock
-    await repo.reservation_for_update(session, reservation_id=found.reservation_id)
+    reservation = await repo.reservation_for_update(session, reservation_id=found.reservation_id)
     if found.provider_ref is None:
         await repo.set_payment(session, found.id, {"provider_ref": intent_id, "updated_at": now})
     if status == IntentStatus.SUCCEEDED:
-        return await settle(session, found.id, amount_received, now)
+        return await settle(session, found.id, amount_received, now, reservation=reservation)
     target = {
         IntentStatus.PROCESSING: PaymentStatus.PROCESSING,
         IntentStatus.CANCELED: PaymentStatus.CANCELED,

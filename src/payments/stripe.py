@@ -217,14 +217,7 @@ class StripeProvider:
                 the one signed, or the signed body is not an event (not JSON, no ``id``/``type``/``created``/
                 ``data.object``).
         """
-        try:
-            stripe.WebhookSignature.verify_header(
-                payload, signature_header, self._webhook_secret, tolerance=WEBHOOK_TOLERANCE_SECONDS
-            )
-        except stripe.SignatureVerificationError as error:
-            raise InvalidSignature(error.user_message or "invalid signature") from None
-        except UnicodeDecodeError:
-            raise InvalidSignature("the body is not UTF-8") from None
+        verify_signature(payload, signature_header, self._webhook_secret)
         try:
             event = _decode_event(payload)
         except msgspec.DecodeError as error:
@@ -244,12 +237,29 @@ class StripeProvider:
         return ProviderRefused(message, code=code)
 
 
+def verify_signature(
+    payload: bytes, header: str | None, secret: str, tolerance: int = WEBHOOK_TOLERANCE_SECONDS
+) -> None:
+    """Check a ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<payload>">`` signature header with the SDK's own
+    verifier (https://docs.stripe.com/webhooks#verify-manually): Stripe's webhooks, and the bank feed's notices,
+    which API.md signs the same way. Several ``v1`` values are accepted (secret rotation); a timestamp older than
+    ``tolerance`` seconds is refused (a replay). ``InvalidSignature`` for a missing, malformed, stale or wrong
+    signature, or a body that is not UTF-8."""
+    try:
+        stripe.WebhookSignature.verify_header(payload, header, secret, tolerance=tolerance)
+    except stripe.SignatureVerificationError as error:
+        raise InvalidSignature(error.user_message or "invalid signature") from None
+    except UnicodeDecodeError:
+        raise InvalidSignature("the body is not UTF-8") from None
+
+
 def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
     """A ``Stripe-Signature`` header (``t=<unix seconds>,v1=<hex HMAC-SHA256>``) for ``payload`` made with
     ``secret`` at ``timestamp`` (default: now), as Stripe makes it: for tests, benches and events localstripe does
-    not send (refunds, disputes, cancellations)."""
+    not send (refunds, disputes, cancellations), and the bank feed's notices (the same scheme)."""
+    # a body that is not UTF-8 cannot verify (the verifier decodes it): sign what it would read, never fail here
     header: str = stripe.WebhookSignature.generate_signature_header(
-        payload.decode("utf-8"), secret, timestamp=timestamp
+        payload.decode("utf-8", errors="replace"), secret, timestamp=timestamp
     )
     return header
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import bindparam
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -42,10 +41,9 @@ PROCESS_EVENT_NAME = "payments.process_event"
 _DISPUTE_SETTLED = ("won", "warning_closed", "prevented")
 
 
-_events = repo.webhook_event
-#: The log insert per dialect, built once with bind parameters (compiled once, cached by SQLAlchemy).
-_LOG_INSERTS = {
-    name: insert(_events)
+#: The log insert on SQLite, built once with bind parameters (compiled once, cached by SQLAlchemy).
+_SQLITE_LOG_INSERT = (
+    sqlite_insert(repo.webhook_event)
     .values(
         provider=bindparam("p_provider"),
         event_id=bindparam("p_event_id"),
@@ -55,12 +53,9 @@ _LOG_INSERTS = {
         attempts=0,
     )
     .on_conflict_do_nothing(index_elements=["provider", "event_id"])
-    .returning(_events.c.event_id)
-    for name, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
-}
-
-
-#: The same insert as PostgreSQL SQL for the driver (``src.kernel.db.driver_fetchrow``), on the autocommit engine.
+    .returning(repo.webhook_event.c.event_id)
+)
+#: The same insert as PostgreSQL SQL for the driver (``src.kernel.db.driver_fetchrow``: it commits by itself).
 _LOG_INSERT_SQL = (
     "INSERT INTO webhook_event (provider, event_id, type, payload, received_at, attempts) "
     "VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (provider, event_id) DO NOTHING RETURNING event_id"
@@ -92,24 +87,15 @@ async def ingest(
         raise InvalidWebhookSignature(str(exc) or "the signature does not verify") from None
     if not (0 < len(event.id) <= 255 and event.id.isprintable() and len(event.type) <= 100):
         raise InvalidWebhookSignature("the event has no usable id or type")
-    parameters = {
-        "p_provider": PROVIDER,
-        "p_event_id": event.id,
-        "p_type": event.type,
-        "p_payload": payload.decode(),
-        "p_received_at": now,
-    }
-    if log_engine is not None and log_engine.dialect.name == "postgresql":
-        row = await driver_fetchrow(log_engine, _LOG_INSERT_SQL, PROVIDER, event.id, event.type, payload.decode(), now)
-        new = row is not None
+    text = payload.decode()
+    writer = log_engine or engine
+    if writer.dialect.name == "postgresql":
+        new = await driver_fetchrow(writer, _LOG_INSERT_SQL, PROVIDER, event.id, event.type, text, now) is not None
     else:
-        async with engine.connect() as connection:
-            if engine.dialect.name == "postgresql":  # a plain engine (tests, tools): autocommit this connection
-                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                new = (await connection.execute(_LOG_INSERTS["postgresql"], parameters)).first() is not None
-            else:
-                async with connection.begin():
-                    new = (await connection.execute(_LOG_INSERTS["sqlite"], parameters)).first() is not None
+        parameters = {"p_provider": PROVIDER, "p_event_id": event.id, "p_type": event.type, "p_payload": text}
+        async with writer.begin() as connection:
+            row = (await connection.execute(_SQLITE_LOG_INSERT, {**parameters, "p_received_at": now})).first()
+        new = row is not None
     if new:
         await dispatch(engine, PROCESS_EVENT_NAME, dedup_key=f"event:{event.id}", provider=PROVIDER, event_id=event.id)
     return event.id, new

@@ -30,6 +30,7 @@ from src.booking.models import ChannelCalendar
 from src.kernel.auth import backend
 from src.kernel.db import unit_of_work, utcnow
 from src.payments import transfers
+from src.payments.stripe import sign
 from tests.booking.support import future, make_property, make_room_type, open_calendar, serve_feed
 from tests.kernel.auth_support import bearer, login, make_user
 
@@ -308,7 +309,7 @@ async def receive_notice(app: Litestar, payload: bytes, secret: str) -> dict[str
     async with unit_of_work(app.state.engine) as session:
         tolerance = app.state.settings.bank_feed_tolerance_seconds
         return await transfers.receive(
-            session, payload, transfers.sign(payload, secret), tolerance=tolerance, now=utcnow()
+            session, payload, sign(payload, secret), tolerance=tolerance, now=utcnow()
         )
 
 
@@ -411,7 +412,7 @@ async def test_signed_bank_notice_needs_no_login(client: httpx.AsyncClient, worl
     )
     assert rotated.status_code == 200, rotated.text
     payload = bank_notice(uuid4().hex, 50_000, "chuyen tien phong")
-    signature = transfers.sign(payload, rotated.json()["feed_secret"])
+    signature = sign(payload, rotated.json()["feed_secret"])
     response = await client.post(
         "/v1/webhooks/bank-transfer",
         content=payload,

@@ -20,7 +20,7 @@ from src.kernel.outbox import OutboxMessage
 from src.payments import webhooks
 from src.payments.models import Refund, WebhookEvent
 from src.payments.stripe import sign
-from src.payments.transfers import sign as sign_notice
+from src.payments.stripe import sign as sign_notice
 from tests.booking.support import bookable_room_type, future, make_owner, make_property, make_room_type, open_calendar
 from tests.kernel.auth_support import bearer, login
 from tests.payments.localstripe import WEBHOOK_SECRET

@@ -10,7 +10,7 @@ from litestar import Litestar
 
 from src.kernel.db import utcnow
 from src.payments.stripe import StripeProvider
-from src.payments.transfers import sign as sign_notice
+from src.payments.stripe import sign as sign_notice
 from tests.booking.support import future, make_owner
 from tests.kernel.auth_support import bearer, login
 from tests.payments.localstripe import LocalStripe

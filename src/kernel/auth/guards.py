@@ -29,6 +29,13 @@ def current_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity
     return user
 
 
+def optional_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity | None:
+    """The authenticated caller on a route where authentication is optional (``security=OPTIONAL_AUTH``), or
+    ``None`` for an anonymous one."""
+    user = connection.scope.get("user")
+    return user if isinstance(user, Identity) else None
+
+
 def requires_role(*roles: str) -> Guard:
     """A guard letting through users holding at least one of ``roles`` (403 otherwise, 401 when anonymous)."""
     unknown = set(roles) - set(ROLE_VALUES)
