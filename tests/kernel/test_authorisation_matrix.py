@@ -308,9 +308,7 @@ async def receive_notice(app: Litestar, payload: bytes, secret: str) -> dict[str
     """Feed one signed notice to the bank-feed service (not over HTTP: the webhook's own access is under test)."""
     async with unit_of_work(app.state.engine) as session:
         tolerance = app.state.settings.bank_feed_tolerance_seconds
-        return await transfers.receive(
-            session, payload, sign(payload, secret), tolerance=tolerance, now=utcnow()
-        )
+        return await transfers.receive(session, payload, sign(payload, secret), tolerance=tolerance, now=utcnow())
 
 
 async def payments_world(
