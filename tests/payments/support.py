@@ -16,7 +16,9 @@ from litestar import Litestar
 from sqlalchemy import func, select
 
 from src.kernel.db import unit_of_work, utcnow
+from src.kernel.jobs import JobContext
 from src.kernel.outbox import OutboxMessage
+from src.payments import jobs as payments_jobs
 from src.payments import webhooks
 from src.payments.models import Refund, WebhookEvent
 from src.payments.stripe import sign
@@ -206,6 +208,44 @@ async def notify_transfer(
         content=body,
         headers={"X-Bank-Feed-Signature": sign_notice(body, secret, timestamp), "Content-Type": "application/json"},
     )
+
+
+async def start_card(client: httpx.AsyncClient, booking: dict[str, Any]) -> dict[str, Any]:
+    """Start paying ``booking`` by card as its guest; the 201 body (``client_secret``, ``publishable_key``...)."""
+    response = await client.post(
+        f"/v1/bookings/{booking['code']}/payments",
+        json={"method": "card"},
+        headers={**key(), "X-Booking-Token": booking["lookup_token"]},
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def start_card_intent(client: httpx.AsyncClient, booking: dict[str, Any]) -> str:
+    """``start_card``'s PaymentIntent id (the part of the client secret before ``_secret_``)."""
+    return str((await start_card(client, booking))["client_secret"]).split("_secret_")[0]
+
+
+async def booking_state(client: httpx.AsyncClient, booking: dict[str, Any]) -> dict[str, Any]:
+    """``GET /v1/bookings/{code}`` as the guest (its lookup token)."""
+    response = await client.get(f"/v1/bookings/{booking['code']}", headers={"X-Booking-Token": booking["lookup_token"]})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def job_context(app: Litestar, card: Any, clock: Any = utcnow) -> JobContext:
+    """The context payments' job handlers receive, with ``card`` as the card provider and ``clock`` as the time."""
+    resources = {payments_jobs.RESOURCE: payments_jobs.PaymentsResources(card=card, clock=clock)}
+    return JobContext(engine=app.state.engine, name="test", attempt=1, resources=resources)
+
+
+async def account_number(client: httpx.AsyncClient, owner: dict[str, str], property_id: Any) -> str:
+    """The receiving account number of the owner's property."""
+    account = (await client.get(f"/v1/owner/properties/{property_id}/bank-account", headers=owner)).json()
+    number: str = account["bank"]["account_number"]
+    return number
 
 
 __all__ = ["bearer", "login"]

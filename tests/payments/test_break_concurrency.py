@@ -20,6 +20,7 @@ from tests.booking.support import future, make_owner, make_property, make_room_t
 from tests.kernel.auth_support import bearer, login
 from tests.payments.localstripe import LocalStripe
 from tests.payments.support import (
+    account_number,
     at,
     book,
     card_enabled,
@@ -32,24 +33,9 @@ from tests.payments.support import (
     owner_with_account,
     process_all,
     refunds,
+    start_card_intent,
 )
 from tests.payments.test_break_support import check_invariants
-
-
-async def _number(client: httpx.AsyncClient, owner: dict[str, str], property_id: Any) -> str:
-    account = (await client.get(f"/v1/owner/properties/{property_id}/bank-account", headers=owner)).json()
-    number: str = account["bank"]["account_number"]
-    return number
-
-
-async def _start_card(client: httpx.AsyncClient, booking: dict[str, Any]) -> str:
-    response = await client.post(
-        f"/v1/bookings/{booking['code']}/payments",
-        json={"method": "card"},
-        headers={**key(), "X-Booking-Token": booking["lookup_token"]},
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["client_secret"]).split("_secret_")[0]
 
 
 async def _owner_room(app: Litestar, client: httpx.AsyncClient, days: int = 90) -> tuple[dict[str, str], Any, Any]:
@@ -65,7 +51,7 @@ async def test_twenty_concurrent_notices_of_one_transaction_confirm_once(
     app: Litestar, client: httpx.AsyncClient
 ) -> None:
     owner, property_id, room_type_id, secret = await owner_with_account(app, client)
-    number = await _number(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     booking = await book(client, property_id, room_type_id, future(5), future(7))
     amount = booking["price"]["total"]["amount"]
     now = utcnow().isoformat()
@@ -94,7 +80,7 @@ async def test_twenty_concurrent_notices_of_one_transaction_confirm_once(
 
 async def test_two_transfers_for_one_reservation_at_once(app: Litestar, client: httpx.AsyncClient) -> None:
     owner, property_id, room_type_id, secret = await owner_with_account(app, client)
-    number = await _number(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     now = utcnow().isoformat()
     for round_ in range(5):
         booking = await book(client, property_id, room_type_id, future(10 + 2 * round_), future(11 + 2 * round_))
@@ -131,7 +117,7 @@ async def test_cancel_races_a_succeeded_webhook(
     with card_enabled(app, stripe_provider):
         for round_ in range(8):
             booking = await book(client, property_id, room_type_id, future(40 + 2 * round_), future(41 + 2 * round_))
-            paid = await localstripe.pay_with_test_card(await _start_card(client, booking))
+            paid = await localstripe.pay_with_test_card(await start_card_intent(client, booking))
             ack = await deliver(client, event_body("payment_intent.succeeded", intent_object(paid, "succeeded")))
             event_id = ack.json()["event_id"]
 
@@ -167,7 +153,7 @@ async def test_twenty_owner_refunds_of_one_night_at_once(
     booking = await book(client, property_id, room_type_id, future(30), future(33))
     night = future(31).isoformat()
     with card_enabled(app, stripe_provider):
-        paid = await localstripe.pay_with_test_card(await _start_card(client, booking))
+        paid = await localstripe.pay_with_test_card(await start_card_intent(client, booking))
         await deliver(client, event_body("payment_intent.succeeded", intent_object(paid, "succeeded")))
         assert await process_all(app) == ["confirmed"]
         url = f"/v1/owner/reservations/{booking['code']}/refunds"
@@ -189,7 +175,7 @@ async def test_concurrent_owner_refunds_with_one_idempotency_key(
     owner, property_id, room_type_id = await _owner_room(app, client)
     booking = await book(client, property_id, room_type_id, future(34), future(36))
     with card_enabled(app, stripe_provider):
-        paid = await localstripe.pay_with_test_card(await _start_card(client, booking))
+        paid = await localstripe.pay_with_test_card(await start_card_intent(client, booking))
         await deliver(client, event_body("payment_intent.succeeded", intent_object(paid, "succeeded")))
         assert await process_all(app) == ["confirmed"]
         url = f"/v1/owner/reservations/{booking['code']}/refunds"
@@ -254,7 +240,7 @@ async def test_hold_expiry_job_races_a_succeeded_event(
     with card_enabled(app, stripe_provider):
         for round_ in range(8):
             booking = await book(client, property_id, room_type_id, future(60 + 2 * round_), future(61 + 2 * round_))
-            paid = await localstripe.pay_with_test_card(await _start_card(client, booking))
+            paid = await localstripe.pay_with_test_card(await start_card_intent(client, booking))
             event_id = (
                 await deliver(client, event_body("payment_intent.succeeded", intent_object(paid, "succeeded")))
             ).json()["event_id"]
@@ -281,7 +267,7 @@ async def test_hold_expiry_job_races_a_succeeded_event(
 
 async def test_parked_transfer_attached_and_sent_back_at_once(app: Litestar, client: httpx.AsyncClient) -> None:
     owner, property_id, room_type_id, secret = await owner_with_account(app, client)
-    number = await _number(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     booking = await book(client, property_id, room_type_id, future(40), future(41))
     amount = booking["price"]["total"]["amount"]
     now = utcnow().isoformat()
@@ -314,7 +300,7 @@ async def test_parked_transfer_attached_and_sent_back_at_once(app: Litestar, cli
 
 async def test_five_concurrent_cancels_of_a_paid_booking_refund_once(app: Litestar, client: httpx.AsyncClient) -> None:
     owner, property_id, room_type_id, secret = await owner_with_account(app, client)
-    number = await _number(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     booking = await book(client, property_id, room_type_id, future(45), future(47))
     amount = booking["price"]["total"]["amount"]
     confirmed = await notify_transfer(
@@ -347,7 +333,7 @@ async def test_refund_events_out_of_order_never_move_a_succeeded_refund_back(
     owner, property_id, room_type_id = await _owner_room(app, client)
     booking = await book(client, property_id, room_type_id, future(70), future(72))
     with card_enabled(app, stripe_provider):
-        paid = await localstripe.pay_with_test_card(await _start_card(client, booking))
+        paid = await localstripe.pay_with_test_card(await start_card_intent(client, booking))
         await deliver(client, event_body("payment_intent.succeeded", intent_object(paid, "succeeded")))
         assert await process_all(app) == ["confirmed"]
         made = await client.post(
@@ -374,7 +360,7 @@ async def test_refund_events_out_of_order_never_move_a_succeeded_refund_back(
 
 async def test_transfer_sent_in_time_but_noticed_after_the_expiry_job(app: Litestar, client: httpx.AsyncClient) -> None:
     owner, property_id, room_type_id, secret = await owner_with_account(app, client)
-    number = await _number(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     booking = await book(client, property_id, room_type_id, future(50), future(51))
     started = await client.post(
         f"/v1/bookings/{booking['code']}/payments",

@@ -15,6 +15,7 @@ from tests.booking.support import future, make_owner
 from tests.kernel.auth_support import bearer, login
 from tests.payments.localstripe import LocalStripe
 from tests.payments.support import (
+    account_number,
     book,
     card_enabled,
     deliver,
@@ -55,16 +56,9 @@ async def _post_notice(client: httpx.AsyncClient, secret: str, payload: bytes, *
     )
 
 
-async def _account(client: httpx.AsyncClient, owner: dict[str, str], property_id: Any) -> str:
-    number: str = (await client.get(f"/v1/owner/properties/{property_id}/bank-account", headers=owner)).json()["bank"][
-        "account_number"
-    ]
-    return number
-
-
 async def test_bank_notice_bad_bodies_are_4xx(app: Litestar, client: httpx.AsyncClient) -> None:
     owner, property_id, _, secret = await owner_with_account(app, client)
-    number = await _account(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     bodies: list[bytes] = [
         b"",
         b"null",
@@ -108,7 +102,7 @@ async def test_bank_notice_bad_bodies_are_4xx(app: Litestar, client: httpx.Async
 
 async def test_bank_notice_bad_signature_headers_are_400(app: Litestar, client: httpx.AsyncClient) -> None:
     owner, property_id, _, secret = await owner_with_account(app, client)
-    number = await _account(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     payload = json.dumps(_notice(number)).encode()
     good = sign_notice(payload, secret)
     now = int(utcnow().timestamp())
@@ -151,7 +145,7 @@ async def test_bank_notice_unicode_and_control_memos_are_parked_not_5xx(
     app: Litestar, client: httpx.AsyncClient
 ) -> None:
     owner, property_id, room_type_id, secret = await owner_with_account(app, client)
-    number = await _account(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     booking = await book(client, property_id, room_type_id, future(11), future(12))
     amount = booking["price"]["total"]["amount"]
     memos = [
@@ -182,7 +176,7 @@ async def test_bank_notice_unicode_and_control_memos_are_parked_not_5xx(
 
 async def test_bank_notice_huge_signature_timestamp_is_400(app: Litestar, client: httpx.AsyncClient) -> None:
     owner, property_id, _, _ = await owner_with_account(app, client)
-    number = await _account(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     payload = json.dumps(_notice(number)).encode()
     response = await client.post(
         "/v1/webhooks/bank-transfer", content=payload, headers={"X-Bank-Feed-Signature": f"t={'9' * 400},v1=00"}
@@ -194,7 +188,7 @@ async def test_bank_notice_with_nul_in_memo_is_not_5xx(app: Litestar, client: ht
     if backend != "postgresql":  # SQLite stores NUL in TEXT: the PostgreSQL run is the one that matters
         pytest.skip("PostgreSQL only")
     owner, property_id, _, secret = await owner_with_account(app, client)
-    number = await _account(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     payload = json.dumps(_notice(number, description="tien\u0000phong")).encode()
     response = await _post_notice(client, secret, payload)
     assert response.status_code < 500, response.text
@@ -203,7 +197,7 @@ async def test_bank_notice_with_nul_in_memo_is_not_5xx(app: Litestar, client: ht
 
 async def test_bank_notice_extreme_timestamp_is_not_5xx(app: Litestar, client: httpx.AsyncClient) -> None:
     owner, property_id, _, secret = await owner_with_account(app, client)
-    number = await _account(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     payload = json.dumps(_notice(number, transacted_at="0001-01-01T00:00:00+05:00")).encode()
     response = await _post_notice(client, secret, payload)
     assert response.status_code < 500, response.text
@@ -211,7 +205,7 @@ async def test_bank_notice_extreme_timestamp_is_not_5xx(app: Litestar, client: h
 
 async def test_bank_notice_huge_and_wrong_content_type(app: Litestar, client: httpx.AsyncClient) -> None:
     owner, property_id, _, secret = await owner_with_account(app, client)
-    number = await _account(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     huge = json.dumps(_notice(number, padding="x" * (11 * 1024 * 1024))).encode()
     assert_problem(await _post_notice(client, secret, huge), 400, 413, 422)
     payload = json.dumps(_notice(number)).encode()
@@ -498,7 +492,7 @@ async def test_bank_account_bad_input(app: Litestar, client: httpx.AsyncClient) 
 
 async def test_parked_transfer_endpoints_bad_input(app: Litestar, client: httpx.AsyncClient) -> None:
     owner, property_id, _, secret = await owner_with_account(app, client)
-    number = await _account(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     await notify_transfer(client, secret, account_number=number, amount=5, description="x", transaction_id="FTBAD1")
     base = "/v1/owner/bank-transfers/970436/FTBAD1"
     for body in ({"code": ""}, {"code": "x" * 41}, {"code": None}, {}, [], {"code": "LC000000"}, {"code": BIDI}):

@@ -15,10 +15,8 @@ from sqlalchemy import select
 from src.booking import inventory
 from src.booking.models import Reservation
 from src.kernel.db import unit_of_work, utcnow
-from src.kernel.jobs import JobContext
 from src.payments import jobs as payments_jobs
 from src.payments.errors import RefundExceedsCapture
-from src.payments.jobs import PaymentsResources
 from src.payments.stripe import StripeProvider
 from tests.booking.support import future, open_calendar
 from tests.payments.localstripe import LocalStripe
@@ -26,44 +24,20 @@ from tests.payments.support import (
     at,
     book,
     bookable,
+    booking_state,
     card_enabled,
     deliver,
     event_body,
     intent_object,
+    job_context,
     key,
     messages,
     notify_transfer,
     owner_with_account,
     process_all,
     refunds,
+    start_card,
 )
-
-
-async def _status(client: httpx.AsyncClient, booking: dict[str, Any]) -> dict[str, Any]:
-    response = await client.get(f"/v1/bookings/{booking['code']}", headers={"X-Booking-Token": booking["lookup_token"]})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def _pay_card(client: httpx.AsyncClient, booking: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post(
-        f"/v1/bookings/{booking['code']}/payments",
-        json={"method": "card"},
-        headers={**key(), "X-Booking-Token": booking["lookup_token"]},
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _ctx(app: Litestar, card: Any) -> JobContext:
-    return JobContext(
-        engine=app.state.engine,
-        name="test",
-        attempt=1,
-        resources={payments_jobs.RESOURCE: PaymentsResources(card=card)},
-    )
 
 
 async def _intent(localstripe: LocalStripe, intent_id: str) -> dict[str, Any]:
@@ -79,7 +53,7 @@ async def test_succeeded_three_times_confirms_once_and_failed_later_changes_noth
     _, property_id, room_type_id = await bookable(app)
     booking = await book(client, property_id, room_type_id, future(10), future(12))
     with card_enabled(app, stripe_provider):
-        started = await _pay_card(client, booking)
+        started = await start_card(client, booking)
         assert started["client_secret"]
         assert started["publishable_key"] == "pk_test_12345"
         assert started["amount"]["amount"] == booking["price"]["total"]["amount"]
@@ -107,7 +81,7 @@ async def test_succeeded_three_times_confirms_once_and_failed_later_changes_noth
         )
         assert (await deliver(client, failed)).status_code == 200
         assert await process_all(app) == ["unchanged"]
-    state = await _status(client, booking)
+    state = await booking_state(client, booking)
     assert state["status"] == "confirmed"
     assert state["payment"]["status"] == "paid"
     assert state["payment"]["paid"]["amount"] == booking["price"]["total"]["amount"]
@@ -143,8 +117,8 @@ async def test_late_payment_confirms_when_free_and_refunds_once_when_resold(
     free = await book(client, property_id, room_type_id, future(20), future(22))
     resold = await book(client, property_id, room_type_id, future(30), future(31))
     with card_enabled(app, stripe_provider):
-        free_intent = (await _pay_card(client, free))["client_secret"].split("_secret_")[0]
-        resold_intent = (await _pay_card(client, resold))["client_secret"].split("_secret_")[0]
+        free_intent = (await start_card(client, free))["client_secret"].split("_secret_")[0]
+        resold_intent = (await start_card(client, resold))["client_secret"].split("_secret_")[0]
         later = utcnow() + timedelta(hours=2)
         async with unit_of_work(app.state.engine) as session:
             await inventory.release_expired_holds(session, later)
@@ -162,17 +136,17 @@ async def test_late_payment_confirms_when_free_and_refunds_once_when_resold(
             )
             await deliver(client, redelivered)
             assert await process_all(app, later) == ["already"]
-            assert (await _status(client, free))["status"] == "confirmed"
-            resold_state = await _status(client, resold)
+            assert (await booking_state(client, free))["status"] == "confirmed"
+            resold_state = await booking_state(client, resold)
             assert resold_state["status"] == "expired"
             assert resold_state["payment"]["status"] == "refunded"
-            assert (await _status(client, other))["status"] == "held"  # the other guest untouched
+            assert (await booking_state(client, other))["status"] == "held"  # the other guest untouched
         entries = await refunds(app, resold["code"])
         assert [(e.reason, e.amount, e.status) for e in entries] == [
             ("resold", resold["price"]["total"]["amount"], "requested")
         ]
-        await payments_jobs.execute_refund(_ctx(app, stripe_provider), refund_id=str(entries[0].id))
-        await payments_jobs.execute_refund(_ctx(app, stripe_provider), refund_id=str(entries[0].id))  # retried
+        await payments_jobs.execute_refund(job_context(app, stripe_provider), refund_id=str(entries[0].id))
+        await payments_jobs.execute_refund(job_context(app, stripe_provider), refund_id=str(entries[0].id))  # retried
         entries = await refunds(app, resold["code"])
         assert len(entries) == 1
         assert entries[0].provider_ref
@@ -189,7 +163,7 @@ async def test_confirm_call_and_webhook_race_to_one_confirmation(
     async def one_round(round_: int) -> None:
         rng = random.Random(8 + round_)
         booking = await book(client, property_id, room_type_id, future(1 + 2 * round_), future(2 + 2 * round_))
-        intent_id = (await _pay_card(client, booking))["client_secret"].split("_secret_")[0]
+        intent_id = (await start_card(client, booking))["client_secret"].split("_secret_")[0]
         paid = await localstripe.pay_with_test_card(intent_id)
         body = event_body("payment_intent.succeeded", intent_object(paid, "succeeded"))
 
@@ -211,7 +185,7 @@ async def test_confirm_call_and_webhook_race_to_one_confirmation(
         rng.shuffle(calls)
         statuses = await asyncio.gather(*calls)
         assert all(s < 500 for s in statuses), statuses
-        assert (await _status(client, booking))["status"] == "confirmed"
+        assert (await booking_state(client, booking))["status"] == "confirmed"
         assert len(await messages(app, booking["code"], "reservation_confirmed")) == 1
 
     async def lane(rounds: range) -> None:
@@ -240,7 +214,7 @@ async def test_three_nights_refunded_one_at_a_time(
     owner = bearer((await login(client, email))["access_token"])
     with card_enabled(app, stripe_provider):
         paid = await localstripe.pay_with_test_card(
-            (await _pay_card(client, booking))["client_secret"].split("_secret_")[0]
+            (await start_card(client, booking))["client_secret"].split("_secret_")[0]
         )
         await deliver(client, event_body("payment_intent.succeeded", intent_object(paid, "succeeded")))
         assert await process_all(app) == ["confirmed"]
@@ -267,7 +241,7 @@ async def test_three_nights_refunded_one_at_a_time(
         assert more.json()["code"] == "refund_exceeds_capture"
         entries = await refunds(app, booking["code"])
         for entry in entries:
-            await payments_jobs.execute_refund(_ctx(app, stripe_provider), refund_id=str(entry.id))
+            await payments_jobs.execute_refund(job_context(app, stripe_provider), refund_id=str(entry.id))
         entries = await refunds(app, booking["code"])
         first = entries[0]
         event = {
@@ -291,7 +265,7 @@ async def test_three_nights_refunded_one_at_a_time(
         await deliver(client, event_body("refund.created", dashboard))
         with pytest.raises(RefundExceedsCapture):  # beyond the capture: refused, the event stays unprocessed
             await process_all(app)
-    state = await _status(client, booking)
+    state = await booking_state(client, booking)
     assert state["payment"]["refunded"]["amount"] == 1_000_000
     assert state["payment"]["status"] == "refunded"
     async with unit_of_work(app.state.engine) as session:
@@ -333,7 +307,7 @@ async def test_bank_transfer_confirms_once_and_short_one_is_parked(app: Litestar
         client, secret, account_number=number, amount=amount, description=memo, transaction_id="FT1", transacted_at=now
     )
     assert again.json()["status"] == "duplicate"
-    assert (await _status(client, booking))["status"] == "confirmed"
+    assert (await booking_state(client, booking))["status"] == "confirmed"
     assert len(await messages(app, booking["code"], "reservation_confirmed")) == 1
 
     short = await book(client, property_id, room_type_id, future(8), future(9))
@@ -347,7 +321,7 @@ async def test_bank_transfer_confirms_once_and_short_one_is_parked(app: Litestar
         transacted_at=now,
     )
     assert parked.json() == {"status": "parked", "reason": "underpaid", "reservation": short["code"]}
-    assert (await _status(client, short))["status"] == "held"
+    assert (await booking_state(client, short))["status"] == "held"
     stray = await notify_transfer(
         client,
         secret,
@@ -369,7 +343,7 @@ async def test_bank_transfer_confirms_once_and_short_one_is_parked(app: Litestar
         "/v1/owner/bank-transfers/970436/FT2/attach", json={"code": short["code"]}, headers=owner
     )
     assert attached.status_code == 200, attached.text
-    assert (await _status(client, short))["status"] == "confirmed"
+    assert (await booking_state(client, short))["status"] == "confirmed"
     back = await client.post("/v1/owner/bank-transfers/970436/FT3/refund", headers=owner)
     assert back.status_code == 200
     assert back.json()["outcome"] == "payout_due"

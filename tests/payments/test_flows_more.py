@@ -3,7 +3,6 @@ success, the reconciliation sweep after a crash, "processing" shown as processin
 reaching a real SMTP server (aiosmtpd) in the guest's locale."""
 
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -15,7 +14,6 @@ from src.kernel.db import unit_of_work, utcnow
 from src.kernel.jobs import JobContext
 from src.payments import jobs as payments_jobs
 from src.payments import webhooks
-from src.payments.jobs import PaymentsResources
 from src.payments.ledger import RetryLater
 from src.payments.models import Payment, WebhookEvent
 from src.payments.stripe import StripeProvider
@@ -27,36 +25,17 @@ from tests.payments.support import (
     GUEST,
     book,
     bookable,
+    booking_state,
     card_enabled,
     deliver,
     event_body,
     intent_object,
+    job_context,
     key,
     messages,
     process_all,
+    start_card_intent,
 )
-
-
-async def _card(client: httpx.AsyncClient, booking: dict[str, Any]) -> str:
-    response = await client.post(
-        f"/v1/bookings/{booking['code']}/payments",
-        json={"method": "card"},
-        headers={**key(), "X-Booking-Token": booking["lookup_token"]},
-    )
-    assert response.status_code == 201, response.text
-    secret: str = response.json()["client_secret"]
-    return secret.split("_secret_")[0]
-
-
-async def _state(client: httpx.AsyncClient, booking: dict[str, Any]) -> dict[str, Any]:
-    response = await client.get(f"/v1/bookings/{booking['code']}", headers={"X-Booking-Token": booking["lookup_token"]})
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _ctx(app: Litestar, card: Any, clock: Any = utcnow) -> JobContext:
-    resources = {payments_jobs.RESOURCE: PaymentsResources(card=card, clock=clock)}
-    return JobContext(engine=app.state.engine, name="test", attempt=1, resources=resources)
 
 
 async def _event_id(app: Litestar, body: bytes) -> str:
@@ -75,7 +54,7 @@ async def test_a_dispute_flags_the_reservation_for_the_owner_until_it_is_won(
     owner = bearer((await login(client, email))["access_token"])
     booking = await book(client, property_id, room_type_id, future(4), future(5))
     with card_enabled(app, stripe_provider):
-        paid = await localstripe.pay_with_test_card(await _card(client, booking))
+        paid = await localstripe.pay_with_test_card(await start_card_intent(client, booking))
         await deliver(client, event_body("payment_intent.succeeded", intent_object(paid, "succeeded")))
         dispute = {"id": "dp_1", "object": "dispute", "payment_intent": paid["id"], "status": "needs_response"}
         await deliver(client, event_body("charge.dispute.created", dispute))
@@ -84,11 +63,11 @@ async def test_a_dispute_flags_the_reservation_for_the_owner_until_it_is_won(
         mine = [r for r in listed if r["code"] == booking["code"]]
         assert mine[0]["disputed"] is True
         assert mine[0]["payment_status"] == "paid"
-        assert (await _state(client, booking))["payment"]["disputed"] is True
+        assert (await booking_state(client, booking))["payment"]["disputed"] is True
         await deliver(client, event_body("charge.dispute.closed", {**dispute, "status": "won"}))
         assert await process_all(app) == ["flagged"]
-    assert (await _state(client, booking))["payment"]["disputed"] is False
-    assert (await _state(client, booking))["status"] == "confirmed"
+    assert (await booking_state(client, booking))["payment"]["disputed"] is False
+    assert (await booking_state(client, booking))["status"] == "confirmed"
 
 
 async def test_a_refund_event_that_overtakes_the_success_is_applied_once_the_success_is(
@@ -97,7 +76,7 @@ async def test_a_refund_event_that_overtakes_the_success_is_applied_once_the_suc
     _, property_id, room_type_id = await bookable(app)
     booking = await book(client, property_id, room_type_id, future(6), future(7))
     with card_enabled(app, stripe_provider):
-        paid = await localstripe.pay_with_test_card(await _card(client, booking))
+        paid = await localstripe.pay_with_test_card(await start_card_intent(client, booking))
         refund = {
             "id": "re_early_1",
             "object": "refund",
@@ -117,7 +96,7 @@ async def test_a_refund_event_that_overtakes_the_success_is_applied_once_the_suc
         assert await webhooks.process(app.state.engine, "stripe", await _event_id(app, early), utcnow()) == "recorded"
         await deliver(client, event_body("refund.updated", refund))  # the same refund again, under a new event
         assert await process_all(app) == ["unchanged"]
-    state = await _state(client, booking)
+    state = await booking_state(client, booking)
     assert state["status"] == "confirmed"
     assert state["payment"]["refunded"]["amount"] == 100_000
     assert state["payment"]["status"] == "partially_refunded"
@@ -137,8 +116,8 @@ async def test_reconciliation_confirms_a_payment_whose_webhook_never_came_and_fi
     lost = await book(client, property_id, room_type_id, future(8), future(9))
     half = await book(client, property_id, room_type_id, future(10), future(11))
     with card_enabled(app, stripe_provider):
-        await localstripe.pay_with_test_card(await _card(client, lost))  # paid; the webhook is lost
-        await _card(client, half)
+        await localstripe.pay_with_test_card(await start_card_intent(client, lost))  # paid; the webhook is lost
+        await start_card_intent(client, half)
     from src.booking.models import Reservation
 
     async with unit_of_work(app.state.engine) as session:  # as if the process died between the claim and Stripe
@@ -149,13 +128,13 @@ async def test_reconciliation_confirms_a_payment_whose_webhook_never_came_and_fi
         row.status = "creating"
         session.add(row)
     later = utcnow() + timedelta(minutes=3)
-    await payments_jobs.reconcile(_ctx(app, stripe_provider, clock=lambda: later))
-    assert (await _state(client, lost))["status"] == "confirmed"
+    await payments_jobs.reconcile(job_context(app, stripe_provider, clock=lambda: later))
+    assert (await booking_state(client, lost))["status"] == "confirmed"
     async with unit_of_work(app.state.engine) as session:
         fixed = (await session.exec(select(Payment).where(Payment.reservation_id == half_id))).scalars().one()
     assert fixed.provider_ref is not None
     assert fixed.status == "pending"
-    await payments_jobs.reconcile(_ctx(app, stripe_provider, clock=lambda: later))  # again: nothing changes
+    await payments_jobs.reconcile(job_context(app, stripe_provider, clock=lambda: later))  # again: nothing changes
     assert len(await messages(app, lost["code"], "reservation_confirmed")) == 1
 
 
@@ -165,15 +144,15 @@ async def test_processing_shows_as_processing_and_extends_nothing_backwards(
     _, property_id, room_type_id = await bookable(app)
     booking = await book(client, property_id, room_type_id, future(12), future(13))
     with card_enabled(app, stripe_provider):
-        intent_id = await _card(client, booking)
-        state = await _state(client, booking)
+        intent_id = await start_card_intent(client, booking)
+        state = await booking_state(client, booking)
         assert state["payment"]["status"] == "pending"
         assert state["hold_expires_at"] >= booking["hold_expires_at"]
         intent = {"id": intent_id, "amount": booking["price"]["total"]["amount"], "metadata": {}}
         await deliver(client, event_body("payment_intent.processing", intent_object(intent, "processing")))
         assert await process_all(app) == ["progress"]
-    assert (await _state(client, booking))["payment"]["status"] == "processing"
-    assert (await _state(client, booking))["status"] == "held"
+    assert (await booking_state(client, booking))["payment"]["status"] == "processing"
+    assert (await booking_state(client, booking))["status"] == "held"
 
 
 async def test_the_confirmation_reaches_smtp_in_the_guests_locale(
@@ -196,7 +175,7 @@ async def test_the_confirmation_reaches_smtp_in_the_guests_locale(
     )
     booking = response.json()
     with card_enabled(app, stripe_provider):
-        paid = await localstripe.pay_with_test_card(await _card(client, booking))
+        paid = await localstripe.pay_with_test_card(await start_card_intent(client, booking))
         await deliver(client, event_body("payment_intent.succeeded", intent_object(paid, "succeeded")))
         assert await process_all(app) == ["confirmed"]
     [message] = await messages(app, booking["code"], "reservation_confirmed")
@@ -296,7 +275,7 @@ async def test_a_refund_stripe_refuses_is_failed_given_back_and_the_owner_told(
     _, property_id, room_type_id = await bookable(app)
     booking = await book(client, property_id, room_type_id, future(40), future(41))
     with card_enabled(app, stripe_provider):
-        paid = await localstripe.pay_with_test_card(await _card(client, booking))
+        paid = await localstripe.pay_with_test_card(await start_card_intent(client, booking))
         await deliver(client, event_body("payment_intent.succeeded", intent_object(paid, "succeeded")))
         assert await process_all(app) == ["confirmed"]
         cancelled = await client.post(
@@ -310,11 +289,11 @@ async def test_a_refund_stripe_refuses_is_failed_given_back_and_the_owner_told(
                 .values(provider_ref="pi_unknown_to_stripe")
             )
         [entry] = await refunds(app, booking["code"])
-        await payments_jobs.execute_refund(_ctx(app, stripe_provider), refund_id=str(entry.id))
+        await payments_jobs.execute_refund(job_context(app, stripe_provider), refund_id=str(entry.id))
     [entry] = await refunds(app, booking["code"])
     assert entry.status == "failed"
     assert entry.last_error
-    state = await _state(client, booking)
+    state = await booking_state(client, booking)
     assert state["payment"]["refunded"]["amount"] == 0  # given back: the money is still captured
     assert len(await messages(app, booking["code"], "refund_failed_owner")) == 1
 
@@ -325,7 +304,7 @@ async def test_cancelling_a_booking_cancels_its_open_card_intent_at_stripe(
     _, property_id, room_type_id = await bookable(app)
     booking = await book(client, property_id, room_type_id, future(45), future(46))
     with card_enabled(app, stripe_provider):
-        intent_id = await _card(client, booking)
+        intent_id = await start_card_intent(client, booking)
         before = len(app.state.recorded_jobs.sent)
         cancelled = await client.post(
             f"/v1/bookings/{booking['code']}/cancel", headers={"X-Booking-Token": booking["lookup_token"]}
@@ -333,8 +312,8 @@ async def test_cancelling_a_booking_cancels_its_open_card_intent_at_stripe(
         assert cancelled.status_code == 200
         jobs = [job for job in app.state.recorded_jobs.sent[before:] if job.name == "payments.cancel_intent"]
         assert [job.kwargs for job in jobs] == [{"intent_id": intent_id}]
-        await payments_jobs.cancel_intent(_ctx(app, stripe_provider), intent_id=intent_id)
-        await payments_jobs.cancel_intent(_ctx(app, stripe_provider), intent_id=intent_id)  # retried: no harm
+        await payments_jobs.cancel_intent(job_context(app, stripe_provider), intent_id=intent_id)
+        await payments_jobs.cancel_intent(job_context(app, stripe_provider), intent_id=intent_id)  # retried: no harm
     async with httpx.AsyncClient(base_url=localstripe.url, headers={"Authorization": "Bearer sk_test_12345"}) as c:
         at_stripe = (await c.get(f"/v1/payment_intents/{intent_id}")).json()
     assert at_stripe["status"] == "canceled"

@@ -19,7 +19,7 @@ from src.kernel.db import unit_of_work, utcnow
 from src.payments import ledger, settlement
 from src.payments import repository as repo
 from tests.booking.support import future
-from tests.payments.support import at, book, bookable, key, notify_transfer, owner_with_account
+from tests.payments.support import account_number, at, book, bookable, key, notify_transfer, owner_with_account
 
 
 async def _sold(app: Litestar, room_type_id: UUID, night: date) -> tuple[int, int]:
@@ -33,13 +33,6 @@ async def _sold(app: Litestar, room_type_id: UUID, night: date) -> tuple[int, in
         ).one()[0]
         counted = await inventory.sold_by_reservations(session, room_type_id, night)
     return int(sold), counted
-
-
-async def _account(client: httpx.AsyncClient, owner: dict[str, str], property_id: UUID) -> str:
-    number: str = (await client.get(f"/v1/owner/properties/{property_id}/bank-account", headers=owner)).json()["bank"][
-        "account_number"
-    ]
-    return number
 
 
 async def _notify(client: httpx.AsyncClient, secret: str, number: str, amount: int, code: str, tid: str) -> Any:
@@ -60,7 +53,7 @@ async def test_a_late_payment_over_a_partly_resold_stay_gives_every_night_back(
     app: Litestar, client: httpx.AsyncClient
 ) -> None:
     owner, property_id, room_type_id, secret = await owner_with_account(app, client)
-    number = await _account(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     late = await book(client, property_id, room_type_id, future(20), future(23))
     started = await client.post(
         f"/v1/bookings/{late['code']}/payments",
@@ -134,7 +127,7 @@ async def test_the_rest_of_an_accepted_short_transfer_pays_the_balance(
     app: Litestar, client: httpx.AsyncClient
 ) -> None:
     owner, property_id, room_type_id, secret = await owner_with_account(app, client)
-    number = await _account(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     booking = await book(client, property_id, room_type_id, future(5), future(6))
     total = booking["price"]["total"]["amount"]
     assert (await _notify(client, secret, number, total - 100_000, booking["code"], "FTA"))["reason"] == "underpaid"
@@ -156,7 +149,7 @@ async def test_a_night_is_refunded_once_whichever_payment_it_would_come_from(
     app: Litestar, client: httpx.AsyncClient
 ) -> None:
     owner, property_id, room_type_id, secret = await owner_with_account(app, client)
-    number = await _account(client, owner, property_id)
+    number = await account_number(client, owner, property_id)
     booking = await book(client, property_id, room_type_id, future(5), future(8))
     total = booking["price"]["total"]["amount"]
     assert (await _notify(client, secret, number, total, booking["code"], "FTC"))["status"] == "confirmed"
