@@ -105,7 +105,9 @@ class Mailer(Protocol):
     """Hands one message to the mail system; raises on failure (the job retries). Must be safe to call again with
     the same message (the outbox delivers at least once)."""
 
-    async def send(self, message: EmailMessage) -> None: ...
+    async def send(self, message: EmailMessage) -> None:
+        """Deliver ``message``; raise (``MailDeliveryError``) when it was not accepted."""
+        ...
 
 
 class MailDeliveryError(Exception):
@@ -140,6 +142,7 @@ class SmtpMailer:
         self.timeout = timeout
 
     async def send(self, message: EmailMessage) -> None:
+        """Hand ``message`` to the SMTP server (in a thread: smtplib blocks); ``MailDeliveryError`` on failure."""
         try:
             await asyncio.to_thread(self._send, message)
         except (OSError, smtplib.SMTPException) as exc:
@@ -176,9 +179,11 @@ class FolderMailer:
         self.folder = folder
 
     async def send(self, message: EmailMessage) -> None:
+        """Write ``message`` to ``path_of(message)`` atomically, unless that file exists (sent before)."""
         await asyncio.to_thread(self._write, message)
 
     def path_of(self, message: EmailMessage) -> Path:
+        """``<folder>/<message uuid>.eml``, named by the message's ``Message-ID``."""
         local = str(message["Message-ID"]).strip().strip("<>").split("@", 1)[0]
         return self.folder / f"{UUID(local)}.eml"
 
