@@ -248,6 +248,21 @@ async def summaries_by_id(reader: Reader, ids: Sequence[int], chain: Sequence[st
     return {cast("tuple[int, ...]", row)[0]: row for row in rows}
 
 
+@lru_cache(maxsize=8)
+def _summaries_by_slug_statement(chain: int) -> Select[Any]:
+    return _filtered(False, False, 0, chain).where(_DESTINATION.c.slug.in_(bindparam("slugs", expanding=True)))
+
+
+async def summaries_by_slug(reader: Reader, slugs: Sequence[str], chain: Sequence[str]) -> dict[str, SummaryRow]:
+    """Summary rows of the destinations with these slugs (names along ``chain``), by slug; absent slugs left out."""
+    if not slugs:
+        return {}
+    parameters = _filter_parameters((), None, (), chain)
+    parameters["slugs"] = list(slugs)
+    rows = await _summary_rows(reader, _summaries_by_slug_statement(len(chain)), parameters)
+    return {row.slug: row for row in rows}
+
+
 @lru_cache(maxsize=16)
 def _map_statement(has_kinds: bool, chain: int) -> Select[Any]:
     priority = case(KIND_PRIORITY, value=Destination.kind, else_=len(KIND_PRIORITY))

@@ -228,25 +228,38 @@ class CatalogueService:
         rows = list(await repository.map_features(self.reader, kinds=kinds, box=box, limit=limit + 1, chain=self.chain))
         truncated = len(rows) > limit
         rows = rows[:limit]
-        features = []
-        for row in rows:
-            name, name_locale = self._name(row)
-            features.append(
-                Feature(
-                    type="Feature",
-                    id=row.slug,
-                    geometry=PointGeometry(type="Point", coordinates=[row.lon, row.lat]),
-                    properties=FeatureProperties(
-                        slug=row.slug,
-                        kind=row.kind,
-                        name=name,
-                        name_locale=name_locale,
-                        commune=row.commune_code,
-                        quality_flags=list(row.quality_flags),
-                    ),
-                )
-            )
+        features = [self._feature(row) for row in rows]
         return FeatureCollection(type="FeatureCollection", features=features, truncated=truncated)
+
+    async def commune_features(self, commune: str) -> list[Feature]:
+        """GeoJSON Point Features of every destination in the 2025 commune ``commune`` (5-digit code), by slug (an
+        offline pack's places)."""
+        rows = await repository.list_destinations(
+            self.reader, kinds=(), commune=commune, boxes=(), after_slug=None, limit=100_000, chain=self.chain
+        )
+        return [self._feature(row) for row in rows]
+
+    async def features_by_slug(self, slugs: Sequence[str]) -> list[Feature]:
+        """GeoJSON Point Features of the destinations with these slugs, in the order given (unknown slugs left out)."""
+        rows = await repository.summaries_by_slug(self.reader, slugs, self.chain)
+        return [self._feature(rows[slug]) for slug in slugs if slug in rows]
+
+    def _feature(self, row: SummaryRow) -> Feature:
+        """A destination as a GeoJSON Feature (RFC 7946 §3.2, ``[lon, lat]``), its name along the chain."""
+        name, name_locale = self._name(row)
+        return Feature(
+            type="Feature",
+            id=row.slug,
+            geometry=PointGeometry(type="Point", coordinates=[row.lon, row.lat]),
+            properties=FeatureProperties(
+                slug=row.slug,
+                kind=row.kind,
+                name=name,
+                name_locale=name_locale,
+                commune=row.commune_code,
+                quality_flags=list(row.quality_flags),
+            ),
+        )
 
     # -- communes -------------------------------------------------------------------------------------------------
 
