@@ -1,7 +1,6 @@
 """How booking's services are provided to controllers."""
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 from litestar import Request
@@ -12,15 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from src.booking.owner import OwnerService
 from src.booking.service import PropertyService, ReservationService
 from src.kernel.auth.guards import current_identity
-from src.kernel.db import ReadPath, unit_of_work, utcnow
+from src.kernel.db import ReadPath, unit_of_work
+from src.kernel.deps import clock
 from src.kernel.i18n import negotiate
-
-
-def clock(state: State) -> datetime:
-    """The current instant (aware UTC) as the app tells it: ``state.clock`` when set (tests travel in time),
-    else the system clock."""
-    now = state.get("clock")
-    return now() if callable(now) else utcnow()
 
 
 async def provide_property_service(

@@ -30,7 +30,17 @@ import json
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from src.guide import repository
+from src.guide.service import COMMUNE_CODE, CatalogueService
+from src.kernel.db import Reader, unit_of_work, utcnow
+from src.kernel.errors import NotFound
+from src.kernel.jobs import JobContext, PeriodicJob
 
 #: Version of the archive layout; part of every pack version, so a layout change gives every area a new version.
 FORMAT = 1
@@ -168,3 +178,115 @@ def read_archive(data: bytes) -> dict[str, Any]:
     app does with the bytes, used by tests and the benchmark. ``zipfile.BadZipFile`` for bytes that are no ZIP."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return {name: json.loads(archive.read(name)) for name in archive.namelist()}
+
+
+# -- the service -------------------------------------------------------------------------------------------------
+
+#: Snapshots older than this are pruned (``guide.prune_pack_snapshots``); a delta from them answers the full pack.
+SNAPSHOT_DAYS = 180
+
+
+@dataclass(frozen=True)
+class Area:
+    """What an offline pack covers: a 2025 commune (``kind="commune"``, ``id`` its 5-digit code) or a tour
+    (``kind="tour"``, ``id`` its slug)."""
+
+    kind: str
+    id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A built pack: the archive ``body``, its ``version`` (also the strong ETag's value), the ``since`` version
+    the body is a delta from (``None`` for a full pack) and the ``area``."""
+
+    body: bytes
+    version: str
+    since: str | None
+    area: Area
+
+    @property
+    def etag(self) -> str:
+        """The strong entity tag (RFC 9110 §8.8.3): the version, and for a delta the version it starts from."""
+        return f'"{self.version}"' if self.since is None else f'"{self.version}.since.{self.since}"'
+
+
+class OfflinePackService:
+    """Builds offline packs from published content, in one negotiated ``locale``, as of ``now`` (aware UTC).
+
+    Reads go through ``reader``; the item index of a version not served before is recorded through ``engine``
+    (the writer) in a unit of work of its own, so a GET never holds the request's read transaction open for it.
+    """
+
+    def __init__(self, reader: Reader, engine: AsyncEngine, locale: str, now: datetime) -> None:
+        self.reader = reader
+        self.engine = engine
+        self.locale = locale
+        self.now = now
+
+    async def pack(self, area_id: str, since: str | None = None) -> Pack:
+        """The pack of ``area_id`` (a 2025 commune code or a published tour's slug): full, or with ``since`` the
+        delta from that version (full when the version is unknown). ``NotFound`` (404) for an unknown area."""
+        area = await self._area(area_id)
+        items = await self.collect(area)
+        index = item_index(items)
+        version = pack_version(area.key, self.locale, index)
+        await self._record(area, version, index)
+        area_json = {"kind": area.kind, "id": area.id}
+        before = None
+        if since is not None and since != version:
+            before = await repository.pack_snapshot(self.reader, area.key, self.locale, since)
+        if since is not None and since == version:
+            body = build_archive(
+                area=area_json, locale=self.locale, version=version, items=items, since=since, only=frozenset()
+            )
+            return Pack(body=body, version=version, since=since, area=area)
+        if before is None:
+            body = build_archive(area=area_json, locale=self.locale, version=version, items=items)
+            return Pack(body=body, version=version, since=None, area=area)
+        change = delta(before, index)
+        body = build_archive(
+            area=area_json,
+            locale=self.locale,
+            version=version,
+            items=items,
+            since=since,
+            removed=change.removed,
+            only=change.changed,
+        )
+        return Pack(body=body, version=version, since=since, area=area)
+
+    async def _area(self, area_id: str) -> Area:
+        if COMMUNE_CODE.fullmatch(area_id):
+            if await repository.get_commune(self.reader, area_id) is None:
+                raise NotFound(f"No 2025 commune has the code {area_id!r}.")
+            return Area(kind="commune", id=area_id)
+        raise NotFound(f"No commune or published tour is called {area_id!r}.")
+
+    async def collect(self, area: Area) -> list[PackItem]:
+        """Every item of ``area``'s pack: its places (and, for a tour, its route), the published articles and tours
+        tagged with it, its events and current alerts, and the media manifest of all of them."""
+        catalogue = CatalogueService(self.reader, self.locale)
+        places = await catalogue.commune_features(area.id)
+        return [PackItem("place", f"place:{feature.id}", msgspec.to_builtins(feature)) for feature in places]
+
+    async def _record(self, area: Area, version: str, index: dict[str, str]) -> None:
+        if await repository.pack_snapshot(self.reader, area.key, self.locale, version) is not None:
+            return
+        async with unit_of_work(self.engine) as session:
+            connection = await session.connection()
+            await repository.save_pack_snapshot(connection, area.key, self.locale, version, index, self.now)
+
+
+async def prune_snapshots(ctx: JobContext) -> None:
+    """Periodic job: drop the item indexes of pack versions recorded more than ``SNAPSHOT_DAYS`` ago."""
+    async with unit_of_work(ctx.engine) as session:
+        connection = await session.connection()
+        await repository.prune_pack_snapshots(connection, utcnow() - timedelta(days=SNAPSHOT_DAYS))
+
+
+PRUNE_PACK_SNAPSHOTS = PeriodicJob("guide.prune_pack_snapshots", prune_snapshots, cron="17 3 * * *")

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 from sqlmodel import col
@@ -42,6 +43,7 @@ from src.guide.models import (
     DestinationAlias,
     DestinationSource,
     DestinationTranslation,
+    OfflinePackSnapshot,
 )
 from src.guide.names import fold
 from src.kernel.db import Reader
@@ -603,3 +605,50 @@ async def remove_aliases(connection: AsyncConnection, destination_id: int, alias
         delete(_ALIAS).where(_ALIAS.c.destination_id == destination_id, _ALIAS.c.alias.in_(list(aliases)))
     )
     return int(result.rowcount)
+
+
+# -- offline packs ---------------------------------------------------------------------------------------------
+
+_SNAPSHOT = OfflinePackSnapshot.__table__  # type: ignore[attr-defined]
+
+
+async def pack_snapshot(reader: Reader, area: str, locale: str, version: str) -> dict[str, str] | None:
+    """The item index (key -> SHA-256) of an offline pack version served earlier, or ``None``."""
+    row = (
+        await reader.execute(
+            sa_select(_SNAPSHOT.c.items).where(
+                _SNAPSHOT.c.area == area, _SNAPSHOT.c.locale == locale, _SNAPSHOT.c.version == version
+            )
+        )
+    ).first()
+    return None if row is None else dict(row.items)
+
+
+async def save_pack_snapshot(
+    connection: AsyncConnection, area: str, locale: str, version: str, items: dict[str, str], now: datetime
+) -> bool:
+    """Record the item index of a pack version once (versions are content hashes: a second writer of the same version
+    writes the same row); ``False`` when it was already there."""
+    exists = (
+        await connection.execute(
+            sa_select(_SNAPSHOT.c.version).where(
+                _SNAPSHOT.c.area == area, _SNAPSHOT.c.locale == locale, _SNAPSHOT.c.version == version
+            )
+        )
+    ).first()
+    if exists is not None:
+        return False
+    try:
+        async with connection.begin_nested():
+            await connection.execute(
+                _SNAPSHOT.insert().values(area=area, locale=locale, version=version, items=items, created_at=now)
+            )
+    except IntegrityError:  # another process served the same new version first
+        return False
+    return True
+
+
+async def prune_pack_snapshots(connection: AsyncConnection, before: datetime) -> int:
+    """Delete the snapshots recorded before ``before``; their versions then get a full pack. Returns the count."""
+    result = await connection.execute(_SNAPSHOT.delete().where(_SNAPSHOT.c.created_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)

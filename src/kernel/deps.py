@@ -1,6 +1,7 @@
 """Dependencies shared by every domain: the request's unit of work, its reader and its negotiated locale."""
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request
@@ -8,7 +9,7 @@ from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from src.kernel.db import Reader, ReadPath, unit_of_work
+from src.kernel.db import Reader, ReadPath, unit_of_work, utcnow
 from src.kernel.i18n import SUPPORTED_LOCALES, negotiate
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -53,3 +54,10 @@ async def provide_locale(
     """
     locale = request.state.get("locale")
     return locale if isinstance(locale, str) else negotiate(lang, request.headers.get("accept-language"))
+
+
+def clock(state: State) -> datetime:
+    """The current instant (aware UTC) as the app tells it: ``state.clock`` when set (tests travel in time),
+    else the system clock."""
+    now = state.get("clock")
+    return now() if callable(now) else utcnow()

@@ -10,11 +10,11 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter, QueryParameter
 
 from src.booking.controllers import BookingToken, IdempotencyKey
-from src.booking.deps import clock
 from src.booking.schemas import RefundOut
 from src.kernel.auth.backend import OPTIONAL_AUTH
 from src.kernel.auth.guards import optional_identity, requires_role
 from src.kernel.db import unit_of_work
+from src.kernel.deps import clock
 from src.kernel.errors import problem_responses
 from src.kernel.idempotency import REPLAYED_HEADER
 from src.kernel.request_input import strict_json

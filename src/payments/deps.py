@@ -8,9 +8,9 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from src.booking.deps import clock
 from src.kernel.auth.guards import current_identity
 from src.kernel.config import Settings
+from src.kernel.deps import clock
 from src.kernel.errors import request_locale
 from src.payments.provider import CardProvider
 from src.payments.service import OwnerPaymentService, PaymentConfig, PaymentService, RefundService
