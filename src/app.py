@@ -16,7 +16,14 @@ from src.booking import jobs as booking_jobs
 from src.booking.channel_controllers import ChannelCalendarController, IcalExportController, OwnerRoomTypeIcalController
 from src.booking.controllers import BookingController, PropertyController
 from src.booking.owner_controllers import OwnerController
-from src.guide.controllers import CommuneController, DestinationController, EditorDestinationController, MapController
+from src.guide.controllers import (
+    CommuneController,
+    DestinationController,
+    EditorDestinationController,
+    MapController,
+    OfflinePackController,
+)
+from src.guide.offline import PRUNE_PACK_SNAPSHOTS
 from src.kernel import outbox
 from src.kernel.auth.backend import build_jwt_auth, document_public_routes
 from src.kernel.auth.controllers import AdminUserController, AuthController
@@ -73,6 +80,7 @@ def job_registry(settings: Settings | None = None) -> JobRegistry:
     registry = JobRegistry()
     registry.add_periodic(SWEEP_RESPONSE_CACHE)
     registry.add_periodic(PURGE_EXPIRED_KEYS)
+    registry.add_periodic(PRUNE_PACK_SNAPSHOTS)
     outbox.register(registry)
     payments_jobs.register(registry, reconcile_minutes=settings.reconcile_minutes if settings else 5)
     if settings is None:
@@ -197,6 +205,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MapController,
             CommuneController,
             EditorDestinationController,
+            OfflinePackController,
             SearchController,
             BoardSearchController,
             PropertyController,

@@ -9,9 +9,10 @@ from litestar import Controller, Response, get, patch
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, JSONBody, Parameter
 
-from src.guide.deps import provide_catalogue_service, provide_editor_service
+from src.guide.deps import provide_catalogue_service, provide_editor_service, provide_offline_pack_service
 from src.guide.geo import parse_bbox
 from src.guide.models import DestinationKind
+from src.guide.offline import OfflinePackService
 from src.guide.schemas import (
     CommuneDetail,
     CommunePage,
@@ -22,6 +23,7 @@ from src.guide.schemas import (
 )
 from src.guide.service import MAX_RADIUS_KM, CatalogueService, DestinationQuery, EditorService, near_of
 from src.kernel.auth.guards import requires_role
+from src.kernel.caching import none_match
 from src.kernel.errors import problem_responses
 from src.kernel.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -168,3 +170,47 @@ class EditorDestinationController(Controller):
         destination with its new `ETag`."""
         detail, etag = await service.edit_destination(slug, if_match, data)
         return Response(detail, headers={"ETag": etag, "Cache-Control": _NO_STORE})
+
+
+#: Packs may be kept by apps and proxies for a few minutes, then revalidated with ``If-None-Match``.
+PACK_CACHE_CONTROL = "public, max-age=300"
+ZIP_MEDIA_TYPE = "application/zip"
+
+
+class OfflinePackController(Controller):
+    path = "/v1/offline-packs"
+    tags = ["guide"]
+    dependencies = {"service": Provide(provide_offline_pack_service)}
+
+    @get("/{area:str}", media_type=ZIP_MEDIA_TYPE, responses=problem_responses(404, 422), security=[])
+    async def offline_pack(
+        self,
+        service: NamedDependency[OfflinePackService],
+        area: Annotated[str, Parameter(max_length=160, description="A 2025 commune code (`03006`) or a tour slug.")],
+        since: Annotated[
+            str | None,
+            Parameter(
+                pattern=r"^[0-9a-f]{32}$",
+                description="The `version` of a pack the app holds: answer only what changed and what was removed.",
+            ),
+        ] = None,
+        if_none_match: Annotated[
+            str | None, HeaderParameter(name="If-None-Match", max_length=1000, description="RFC 9110 §13.1.2.")
+        ] = None,
+    ) -> Response[bytes]:
+        """One ZIP archive of everything the app needs offline for `area` in the negotiated locale: its places and
+        routes (GeoJSON), published articles and tours, events, current alerts, and a media manifest (URL, SHA-256,
+        size) for the app to fetch media separately. Layout in `src/guide/offline.py`. The same content gives the
+        same bytes and the same strong `ETag` (its `version`, also in `manifest.json`); `If-None-Match` answers 304.
+        With `since`, only the items added or changed since that version, and the keys removed; a `since` the server
+        does not know answers the full pack (`manifest.since` is null)."""
+        pack = await service.pack(area, since)
+        filename = f"laocai-{pack.area.kind}-{pack.area.id}-{service.locale}-{pack.version}.zip"
+        headers = {
+            "ETag": pack.etag,
+            "Cache-Control": PACK_CACHE_CONTROL,
+            "Content-Disposition": f'attachment; filename="{filename}"',
+        }
+        if if_none_match and none_match(if_none_match, pack.etag):
+            return Response(b"", status_code=304, headers=headers, media_type=ZIP_MEDIA_TYPE)
+        return Response(pack.body, headers=headers, media_type=ZIP_MEDIA_TYPE)

@@ -8,8 +8,10 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from src.guide.offline import OfflinePackService
 from src.guide.service import CatalogueService, EditorService
 from src.kernel.db import ReadPath
+from src.kernel.deps import clock
 
 
 async def provide_catalogue_service(
@@ -32,3 +34,13 @@ async def provide_editor_service(
     """An ``EditorService`` on the request's unit of work (committed after the handler), rendering in the
     negotiated locale and purging the app's response cache after a committed edit."""
     return EditorService(session, response_locale, request.app.stores)
+
+
+async def provide_offline_pack_service(
+    state: State, response_locale: NamedDependency[str]
+) -> AsyncIterator[OfflinePackService]:
+    """An ``OfflinePackService`` on a reader of the request, the writer engine (for a new version's snapshot), the
+    negotiated locale and the app's clock."""
+    read_path: ReadPath = state.read_path
+    async with read_path.connect() as reader:
+        yield OfflinePackService(reader, state.engine, response_locale, clock(state))

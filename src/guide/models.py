@@ -219,13 +219,13 @@ class DestinationAlias(SQLModel, table=True):
 
 class OfflinePackSnapshot(SQLModel, table=True):
     """The item index of an offline pack version the server has served (``src/guide/offline.py``): what a later
-    ``since=<version>`` delta is computed against. ``items`` maps each item key to the SHA-256 of its canonical JSON.
-    Rows are immutable; ``created_at`` (UTC) lets old versions be pruned."""
+    ``since=<version>`` delta is computed against. ``item_hashes`` maps each item key to the SHA-256 of its
+    canonical JSON. Rows are immutable; ``created_at`` (UTC) lets old versions be pruned."""
 
     __tablename__ = "offline_pack_snapshot"
 
     area: str = Field(primary_key=True, max_length=200)
     locale: str = Field(primary_key=True, max_length=16)
     version: str = Field(primary_key=True, max_length=32)
-    items: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    item_hashes: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))

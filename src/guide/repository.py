@@ -616,12 +616,12 @@ async def pack_snapshot(reader: Reader, area: str, locale: str, version: str) ->
     """The item index (key -> SHA-256) of an offline pack version served earlier, or ``None``."""
     row = (
         await reader.execute(
-            sa_select(_SNAPSHOT.c.items).where(
+            sa_select(_SNAPSHOT.c.item_hashes).where(
                 _SNAPSHOT.c.area == area, _SNAPSHOT.c.locale == locale, _SNAPSHOT.c.version == version
             )
         )
     ).first()
-    return None if row is None else dict(row.items)
+    return None if row is None else dict(row.item_hashes)
 
 
 async def save_pack_snapshot(
@@ -641,7 +641,7 @@ async def save_pack_snapshot(
     try:
         async with connection.begin_nested():
             await connection.execute(
-                _SNAPSHOT.insert().values(area=area, locale=locale, version=version, items=items, created_at=now)
+                _SNAPSHOT.insert().values(area=area, locale=locale, version=version, item_hashes=items, created_at=now)
             )
     except IntegrityError:  # another process served the same new version first
         return False

@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('area', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('items', sa.JSON(), nullable=False),
+    sa.Column('item_hashes', sa.JSON(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('area', 'locale', 'version', name=op.f('pk_offline_pack_snapshot')),
     )
