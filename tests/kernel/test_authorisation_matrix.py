@@ -116,6 +116,7 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/v1/map/features"),
     ("GET", "/v1/communes"),
     ("GET", "/v1/communes/{code}"),
+    ("GET", "/v1/offline-packs/{area}"),
     ("GET", "/v1/search"),
     ("GET", "/v1/search/suggest"),
     ("POST", "/v1/auth/register"),
