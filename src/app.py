@@ -17,6 +17,8 @@ from src.booking.channel_controllers import ChannelCalendarController, IcalExpor
 from src.booking.controllers import BookingController, PropertyController
 from src.booking.owner_controllers import OwnerController
 from src.guide.controllers import CommuneController, DestinationController, EditorDestinationController, MapController
+from src.guide.media_controllers import EditorMediaController, MediaController
+from src.guide.storage import FileStorage, media_root
 from src.kernel import outbox
 from src.kernel.auth.backend import build_jwt_auth, document_public_routes
 from src.kernel.auth.controllers import AdminUserController, AuthController
@@ -189,6 +191,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "search_log": search_log,
         "search_cache": ResultCache[Any](settings.search_cache_seconds),
         "readiness_checks": [readiness_check(search_engine, search_log)],
+        "media_storage": FileStorage(media_root(settings.data_dir)),
     }
     app = Litestar(
         route_handlers=[
@@ -197,6 +200,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MapController,
             CommuneController,
             EditorDestinationController,
+            EditorMediaController,
+            MediaController,
             SearchController,
             BoardSearchController,
             PropertyController,
