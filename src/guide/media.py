@@ -41,7 +41,6 @@ content-addressed; a sweep of unreferenced files is left for later).
 import asyncio
 import io
 import struct
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -248,18 +247,18 @@ def process_image(data: bytes) -> Checked:
         raise MediaTooLarge(f"images are at most {MAX_IMAGE_BYTES} bytes ({MAX_IMAGE_BYTES // MiB} MiB)")
     formats = tuple(_IMAGE_FORMATS)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=formats) as probe:
-                width, height = probe.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise MediaTooLarge(f"images are at most {MAX_IMAGE_PIXELS} pixels; this one has {width * height}")
-                probe.verify()
-            with Image.open(io.BytesIO(data), formats=formats) as image:
-                source_mime = _IMAGE_FORMATS[str(image.format)]
-                image.load()
-                upright = ImageOps.exif_transpose(image)
-                rgb = _to_srgb(upright)
+        # The pixel count is checked from the header, before any pixel is decoded. Pillow itself refuses over
+        # twice its MAX_IMAGE_PIXELS (DecompressionBombError) and warns above it (an error where warnings are).
+        with Image.open(io.BytesIO(data), formats=formats) as probe:
+            width, height = probe.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise MediaTooLarge(f"images are at most {MAX_IMAGE_PIXELS} pixels; this one has {width * height}")
+            probe.verify()
+        with Image.open(io.BytesIO(data), formats=formats) as image:
+            source_mime = _IMAGE_FORMATS[str(image.format)]
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+            rgb = _to_srgb(upright)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise MediaTooLarge(f"images are at most {MAX_IMAGE_PIXELS} pixels") from exc
     except UnidentifiedImageError as exc:

@@ -139,8 +139,10 @@ class MediaController(Controller):
         immutable`; 304 when `If-None-Match` names it."""
         row = await media.file(file_hash)
         etag = f'"{row.hash}"'
-        headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
+        # Lower-case names: Litestar only fills in a ``content-type`` the response does not have (the route's
+        # declared type would otherwise win over the file's own).
+        headers = {"etag": etag, "cache-control": IMMUTABLE}
         if if_none_match and none_match(if_none_match, etag):
-            return Stream([b""], status_code=304, headers=headers, media_type=row.mime_type)
-        headers["Content-Length"] = str(row.size_bytes)
-        return Stream(media.storage.stream(row.hash), headers=headers, media_type=row.mime_type)
+            return Stream([b""], status_code=304, headers=headers)
+        headers |= {"content-type": row.mime_type, "content-length": str(row.size_bytes)}
+        return Stream(media.storage.stream(row.hash), headers=headers)
