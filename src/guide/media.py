@@ -400,6 +400,11 @@ class MediaService:
         captions = parse_captions(form.caption)
         source_hash = content_hash(data)
         media_id = source_hash[:32]
+        # Checked and re-encoded before the unit of work touches the database: on SQLite the first statement takes
+        # the write lock, which must not be held while Pillow works. A re-upload is thus checked again too.
+        checked = await asyncio.to_thread(check_upload, data, form.declared_type)
+        if checked.kind is MediaKind.AUDIO and locale is None:
+            raise InvalidParameter.of_field("locale", "an audio narration needs the locale it is spoken in")
         connection = await self.session.connection()
         reader = connection_reader(connection)
         known = await repository.source_hash_of(reader, media_id)
@@ -407,9 +412,6 @@ class MediaService:
             if known != source_hash:
                 raise Conflict(f"media id {media_id} is taken by another upload")
             return (await self._refs(reader, [media_id]))[0], False
-        checked = await asyncio.to_thread(check_upload, data, form.declared_type)
-        if checked.kind is MediaKind.AUDIO and locale is None:
-            raise InvalidParameter.of_field("locale", "an audio narration needs the locale it is spoken in")
         main = checked.renditions[-1]
         row: dict[str, Any] = {
             "id": media_id,

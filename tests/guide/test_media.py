@@ -7,6 +7,8 @@ which mutagen parses like any constant-bitrate MP3.
 """
 
 import io
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ from PIL import ExifTags, Image
 from sqlalchemy import func
 from sqlmodel import select
 
-from src.guide.media import existing_media_ids, media_manifest, media_refs
+from src.guide.errors import MediaTooLarge
+from src.guide.media import existing_media_ids, media_manifest, media_refs, process_image
 from src.guide.models import Media
 from src.kernel.db import unit_of_work
 from tests.kernel.auth_support import bearer, login, make_user
@@ -51,6 +54,13 @@ def jpeg_with_gps(width: int, height: int) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", exif=exif, quality=90)
     return out.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` pixels, with no image data (a decompression bomb's shape)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return b"\x89PNG\r\n\x1a\n" + chunk + struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
 
 
 def mp3(frames: int = 100) -> bytes:
@@ -207,3 +217,10 @@ async def test_narration_and_file_caching(app: Litestar, client: httpx.AsyncClie
         assert await existing_media_ids(reader, [body["id"], "f" * 32]) == {body["id"]}
         manifest: list[Any] = await media_manifest(reader, [body["id"]])
         assert [(m.url, m.hash, m.size_bytes) for m in manifest] == [(url, body["hash"], len(audio))]
+
+
+@pytest.mark.parametrize("side", [7_000, 20_000])
+def test_pixel_bombs_are_refused_from_the_header(side: int) -> None:
+    # 49 MP: over the service's 40 MP; 400 MP: over Pillow's own guard as well. Neither is decoded.
+    with pytest.raises(MediaTooLarge):
+        process_image(png_header_only(side, side))
