@@ -540,22 +540,23 @@ async def existing_media_ids(connection: Reader | AsyncConnection, ids: Sequence
 
 
 def manifest_entries(refs: Sequence[MediaRef], max_width: int = 640) -> list[MediaManifestEntry]:
-    """The files an offline pack lists for ``refs``, sorted by media id then hash (reproducible): for an image
-    its widest rendition no wider than ``max_width`` px (its narrowest when all are wider), for audio its file."""
+    """One manifest entry per media item of ``refs``, sorted by key (reproducible): for an image its widest
+    rendition no wider than ``max_width`` px (its narrowest when all are wider), for audio its file."""
     entries: list[MediaManifestEntry] = []
-    for ref in sorted(refs, key=lambda r: r.id):
-        chosen = ref.variants
+    for ref in refs:
+        chosen = MediaVariant("main", ref.url, ref.hash, ref.size_bytes, ref.mime_type, ref.width, ref.height)
         if ref.kind == MediaKind.IMAGE.value and ref.variants:
             fitting = [v for v in ref.variants if (v.width or 0) <= max_width]
-            chosen = [fitting[-1] if fitting else ref.variants[0]]
-        for variant in sorted(chosen, key=lambda v: v.hash):
-            entries.append(MediaManifestEntry(ref.id, variant.url, variant.hash, variant.size_bytes, variant.mime_type))
-    return entries
+            chosen = fitting[-1] if fitting else ref.variants[0]
+        entries.append(
+            MediaManifestEntry(f"media:{ref.id}", chosen.url, chosen.hash, chosen.size_bytes, chosen.mime_type)
+        )
+    return sorted(entries, key=lambda entry: entry.key)
 
 
 async def media_manifest(
     connection: Reader | AsyncConnection, ids: Sequence[str], max_width: int = 640
 ) -> list[MediaManifestEntry]:
-    """``manifest_entries`` of the media items ``ids`` (unknown ids skipped): URL, SHA-256 and size of each file an
-    offline pack's app fetches separately."""
+    """``manifest_entries`` of the media items ``ids`` (unknown ids skipped): key, URL, SHA-256, size and type of
+    the file an offline pack's app fetches separately for each."""
     return manifest_entries(await media_refs(connection, ids, "en"), max_width)

@@ -257,10 +257,12 @@ class MediaRef(msgspec.Struct):
 
 
 class MediaManifestEntry(msgspec.Struct):
-    """A file an offline pack tells the app to fetch separately: where, its SHA-256 to check it by, its size."""
+    """A file an offline pack tells the app to fetch separately (the shape of ``manifest.json``'s ``media`` in
+    ``src/guide/offline.py``): ``key`` (``media:<id>``, the pack item key), ``url``, ``sha256`` to check the bytes
+    by, ``size`` in bytes, ``mime_type``."""
 
-    media_id: str
+    key: str
     url: str
-    hash: str
-    size_bytes: int
+    sha256: str
+    size: int
     mime_type: str

@@ -10,7 +10,6 @@ import io
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -166,6 +165,8 @@ async def test_photo_is_reencoded_without_metadata(
     assert again.status_code == 200
     assert again.json()["id"] == body["id"]
     assert await stored(app) == before
+    async with app.state.read_path.connect() as reader:  # an offline pack lists the 640 px rendition
+        assert [e.url for e in await media_manifest(reader, [body["id"]])] == [body["variants"][1]["url"]]
     shown = await client.get(f"/v1/media/{body['id']}", params={"lang": "zh-Hans"})
     assert shown.status_code == 200
     assert (shown.json()["caption"], shown.json()["caption_locale"]) == ("Rice terraces", "en")
@@ -216,8 +217,10 @@ async def test_narration_and_file_caching(app: Litestar, client: httpx.AsyncClie
             (body["id"], body["duration_ms"], LICENCE["licence"])
         ]
         assert await existing_media_ids(reader, [body["id"], "f" * 32]) == {body["id"]}
-        manifest: list[Any] = await media_manifest(reader, [body["id"]])
-        assert [(m.url, m.hash, m.size_bytes) for m in manifest] == [(url, body["hash"], len(audio))]
+        manifest = await media_manifest(reader, [body["id"]])
+        assert [(m.key, m.url, m.sha256, m.size) for m in manifest] == [
+            (f"media:{body['id']}", url, body["hash"], len(audio))
+        ]
 
 
 @pytest.mark.parametrize("side", [7_000, 20_000])
