@@ -23,7 +23,9 @@ from src.guide.controllers import (
     MapController,
     OfflinePackController,
 )
+from src.guide.media_controllers import EditorMediaController, MediaController
 from src.guide.offline import PRUNE_PACK_SNAPSHOTS
+from src.guide.storage import FileStorage, media_root
 from src.kernel import outbox
 from src.kernel.auth.backend import build_jwt_auth, document_public_routes
 from src.kernel.auth.controllers import AdminUserController, AuthController
@@ -197,6 +199,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "search_log": search_log,
         "search_cache": ResultCache[Any](settings.search_cache_seconds),
         "readiness_checks": [readiness_check(search_engine, search_log)],
+        "media_storage": FileStorage(media_root(settings.data_dir)),
     }
     app = Litestar(
         route_handlers=[
@@ -206,6 +209,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CommuneController,
             EditorDestinationController,
             OfflinePackController,
+            EditorMediaController,
+            MediaController,
             SearchController,
             BoardSearchController,
             PropertyController,

@@ -8,6 +8,8 @@ from src.guide.models import (
     DestinationAlias,
     DestinationSource,
     DestinationTranslation,
+    Media,
+    MediaFile,
 )
 from src.kernel.auth.models import RefreshToken, User, UserRole
 from src.kernel.idempotency import IdempotencyRecord
@@ -29,6 +31,8 @@ __all__ = [
     "ExternalBlock",
     "IdempotencyRecord",
     "InventoryNight",
+    "Media",
+    "MediaFile",
     "OutboxMessage",
     "Payment",
     "PeriodicJobState",

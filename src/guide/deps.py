@@ -8,6 +8,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from src.guide.media import MediaReader, MediaService
 from src.guide.offline import OfflinePackService
 from src.guide.service import CatalogueService, EditorService
 from src.kernel.db import ReadPath
@@ -44,3 +45,17 @@ async def provide_offline_pack_service(
     read_path: ReadPath = state.read_path
     async with read_path.connect() as reader:
         yield OfflinePackService(reader, state.engine, response_locale, clock(state))
+
+
+async def provide_media_service(
+    state: State, session: NamedDependency[AsyncSession], response_locale: NamedDependency[str]
+) -> MediaService:
+    """A ``MediaService`` on the request's unit of work and the app's media storage (``state.media_storage``)."""
+    return MediaService(session, state.media_storage, response_locale)
+
+
+async def provide_media_reader(state: State, response_locale: NamedDependency[str]) -> AsyncIterator[MediaReader]:
+    """A ``MediaReader`` on a reader of the request (no ORM session) and the app's media storage."""
+    read_path: ReadPath = state.read_path
+    async with read_path.connect() as reader:
+        yield MediaReader(reader, state.media_storage, response_locale)

@@ -8,6 +8,7 @@ point-in-polygon test (the simplified commune polygons overlap along shared edge
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -229,3 +230,76 @@ class OfflinePackSnapshot(SQLModel, table=True):
     version: str = Field(primary_key=True, max_length=32)
     item_hashes: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class MediaKind(StrEnum):
+    """What a media item is: a still image (JPEG, PNG or WebP upload) or an audio narration (MP3, Ogg, M4A)."""
+
+    IMAGE = "image"
+    AUDIO = "audio"
+
+
+class Media(SQLModel, table=True):
+    """An uploaded image or audio narration (issue 9), immutable once stored; its files are in ``media_file``.
+
+    ``id`` is the first 32 hex digits (128 bits) of ``source_hash``, the SHA-256 of the bytes as uploaded: the
+    same upload always gets the same id (a re-upload is idempotent). ``content_hash``, ``size_bytes``,
+    ``mime_type``, ``width``/``height`` describe the main stored file: for an image its largest re-encoded variant
+    (the upload itself is never kept: it may carry EXIF/GPS), for audio the checked upload. ``source_mime`` is the
+    type detected from the uploaded bytes. ``duration_ms`` is set for audio only, ``width``/``height`` for images
+    only. ``locale`` is the BCP 47 tag of the narration (required for audio) or of text shown in an image (null:
+    language-neutral). ``captions`` maps BCP 47 locale -> caption/alt text. ``uploaded_by`` is the editor's
+    account (null once that account is deleted).
+    """
+
+    __tablename__ = "media"
+    __table_args__ = (
+        CheckConstraint("kind IN ('image', 'audio')", name="kind_known"),
+        CheckConstraint("size_bytes > 0", name="size_positive"),
+        CheckConstraint(
+            "(kind = 'image' AND width > 0 AND height > 0 AND duration_ms IS NULL)"
+            " OR (kind = 'audio' AND duration_ms > 0 AND width IS NULL AND height IS NULL AND locale IS NOT NULL)",
+            name="shape_of_kind",
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    source_hash: str = Field(max_length=64, unique=True)
+    kind: str = Field(max_length=8)
+    locale: str | None = Field(default=None, max_length=35)
+    content_hash: str = Field(max_length=64)
+    size_bytes: int
+    mime_type: str = Field(max_length=64)
+    source_mime: str = Field(max_length=64)
+    width: int | None = None
+    height: int | None = None
+    duration_ms: int | None = None
+    licence: str = Field(max_length=200)
+    credit: str = Field(max_length=300)
+    captions: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    uploaded_by: UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class MediaFile(SQLModel, table=True):
+    """One stored file of a media item, kept in the media storage under its ``hash`` (SHA-256 of its bytes).
+
+    ``variant`` is ``w<width>`` for an image rendition (standard widths 320, 640, 1280 below the upload's width,
+    plus the upload's own width when under 1280: never upscaled) and ``original`` for audio. Two media items may
+    share a file (the same picture uploaded with different metadata re-encodes to the same bytes), hence the index
+    on ``hash`` rather than a unique key.
+    """
+
+    __tablename__ = "media_file"
+    __table_args__ = (
+        CheckConstraint("size_bytes > 0", name="size_positive"),
+        Index("ix_media_file_hash", "hash"),
+    )
+
+    media_id: str = Field(foreign_key="media.id", primary_key=True, max_length=32, ondelete="CASCADE")
+    variant: str = Field(primary_key=True, max_length=16)
+    hash: str = Field(max_length=64)
+    size_bytes: int
+    mime_type: str = Field(max_length=64)
+    width: int | None = None
+    height: int | None = None

@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
@@ -43,6 +45,8 @@ from src.guide.models import (
     DestinationAlias,
     DestinationSource,
     DestinationTranslation,
+    Media,
+    MediaFile,
     OfflinePackSnapshot,
 )
 from src.guide.names import fold
@@ -652,3 +656,115 @@ async def prune_pack_snapshots(connection: AsyncConnection, before: datetime) ->
     """Delete the snapshots recorded before ``before``; their versions then get a full pack. Returns the count."""
     result = await connection.execute(_SNAPSHOT.delete().where(_SNAPSHOT.c.created_at < before))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- media ---------------------------------------------------------------------------------------------------------
+
+_MEDIA = Media.__table__  # type: ignore[attr-defined]
+_MEDIA_FILE = MediaFile.__table__  # type: ignore[attr-defined]
+
+
+class MediaRow(Protocol):
+    """A media item as served (``src.guide.models.Media`` without ``source_hash`` and ``uploaded_by``)."""
+
+    id: str
+    kind: str
+    locale: str | None
+    content_hash: str
+    size_bytes: int
+    mime_type: str
+    width: int | None
+    height: int | None
+    duration_ms: int | None
+    licence: str
+    credit: str
+    captions: dict[str, str]
+    created_at: datetime
+
+
+class MediaFileRow(Protocol):
+    """One stored file of a media item."""
+
+    media_id: str
+    variant: str
+    hash: str
+    size_bytes: int
+    mime_type: str
+    width: int | None
+    height: int | None
+
+
+_MEDIA_COLUMNS = (
+    _MEDIA.c.id,
+    _MEDIA.c.kind,
+    _MEDIA.c.locale,
+    _MEDIA.c.content_hash,
+    _MEDIA.c.size_bytes,
+    _MEDIA.c.mime_type,
+    _MEDIA.c.width,
+    _MEDIA.c.height,
+    _MEDIA.c.duration_ms,
+    _MEDIA.c.licence,
+    _MEDIA.c.credit,
+    _MEDIA.c.captions,
+    _MEDIA.c.created_at,
+)
+_MEDIA_FILE_COLUMNS = (
+    _MEDIA_FILE.c.media_id,
+    _MEDIA_FILE.c.variant,
+    _MEDIA_FILE.c.hash,
+    _MEDIA_FILE.c.size_bytes,
+    _MEDIA_FILE.c.mime_type,
+    _MEDIA_FILE.c.width,
+    _MEDIA_FILE.c.height,
+)
+_MEDIA_BY_IDS = sa_select(*_MEDIA_COLUMNS).where(_MEDIA.c.id.in_(bindparam("ids", expanding=True)))
+_FILES_BY_MEDIA_IDS = (
+    sa_select(*_MEDIA_FILE_COLUMNS)
+    .where(_MEDIA_FILE.c.media_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_MEDIA_FILE.c.media_id, _MEDIA_FILE.c.width, _MEDIA_FILE.c.variant)
+)
+_MEDIA_IDS_IN = sa_select(_MEDIA.c.id).where(_MEDIA.c.id.in_(bindparam("ids", expanding=True)))
+_FILE_BY_HASH = sa_select(*_MEDIA_FILE_COLUMNS).where(_MEDIA_FILE.c.hash == bindparam("hash")).limit(1)
+_SOURCE_HASH_OF = sa_select(_MEDIA.c.source_hash).where(_MEDIA.c.id == bindparam("id"))
+
+
+async def media_by_ids(reader: Reader, ids: Sequence[str]) -> tuple[Sequence[MediaRow], Sequence[MediaFileRow]]:
+    """The media items among ``ids`` (any order) and all their files (by media id, then width): two statements."""
+    if not ids:
+        return [], []
+    parameters = {"ids": list(ids)}
+    rows = (await reader.execute(_MEDIA_BY_IDS, parameters)).all()
+    if not rows:
+        return [], []
+    files = (await reader.execute(_FILES_BY_MEDIA_IDS, {"ids": [row.id for row in rows]})).all()
+    return cast("Sequence[MediaRow]", rows), cast("Sequence[MediaFileRow]", files)
+
+
+async def existing_media_ids(reader: Reader, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` name a stored media item."""
+    if not ids:
+        return set()
+    return {row.id for row in (await reader.execute(_MEDIA_IDS_IN, {"ids": list(ids)})).all()}
+
+
+async def media_file_by_hash(reader: Reader, content_hash: str) -> MediaFileRow | None:
+    """A stored file with this content hash (any media item holding it), or ``None``."""
+    return cast("MediaFileRow | None", (await reader.execute(_FILE_BY_HASH, {"hash": content_hash})).first())
+
+
+async def source_hash_of(reader: Reader, media_id: str) -> str | None:
+    """The SHA-256 of the upload that created media ``media_id``, or ``None`` when there is none."""
+    return cast("str | None", (await reader.execute(_SOURCE_HASH_OF, {"id": media_id})).scalar())
+
+
+async def insert_media(connection: AsyncConnection, media: dict[str, Any], files: Sequence[dict[str, Any]]) -> bool:
+    """Insert a media item and its files unless its id exists (``INSERT ... ON CONFLICT DO NOTHING``, so two
+    concurrent uploads of the same bytes make one row on both engines); ``True`` when this call inserted it."""
+    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(_MEDIA).values(**media).on_conflict_do_nothing(index_elements=["id"])
+    result = await connection.execute(statement)
+    if result.rowcount != 1:
+        return False
+    await connection.execute(insert(_MEDIA_FILE), list(files))
+    return True

@@ -209,3 +209,60 @@ class DestinationEdit(msgspec.Struct, forbid_unknown_fields=True):
     translations: dict[Annotated[str, msgspec.Meta(pattern=EDITABLE_LOCALE)], EditedName | None] | None = None
     add_aliases: Annotated[list[AliasInput], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
     remove_aliases: Annotated[list[EditedName], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
+
+
+# -- media ---------------------------------------------------------------------------------------------------------
+
+
+class MediaVariant(msgspec.Struct):
+    """One stored file of a media item: ``w<width>`` image renditions (WebP, widths in px) or the ``original``
+    audio. ``url`` serves its bytes (content-addressed, cached for a year); ``hash`` is its SHA-256 (hex) and
+    ``ETag``; ``size_bytes`` its length."""
+
+    variant: str
+    url: str
+    hash: str
+    size_bytes: int
+    mime_type: str
+    width: int | None = None
+    height: int | None = None
+
+
+class MediaRef(msgspec.Struct):
+    """A media item as the app and other content (articles, tours, packs) show it.
+
+    ``url``/``hash``/``size_bytes``/``mime_type`` are those of the main file (an image's largest rendition, at most
+    1280 px wide; the audio as uploaded). Images have ``width``/``height`` (px, of that main file), audio has
+    ``duration_ms``. ``locale`` is the BCP 47 tag of the narration or of text in the image (``null``: language
+    neutral). ``caption`` is the caption/alt text in the response locale or its fallback (``caption_locale`` says
+    which; both ``null`` when there is none). ``licence`` and ``credit`` must be shown with the media.
+    """
+
+    id: str
+    kind: str
+    locale: str | None
+    url: str
+    hash: str
+    size_bytes: int
+    mime_type: str
+    width: int | None
+    height: int | None
+    duration_ms: int | None
+    licence: str
+    credit: str
+    caption: str | None
+    caption_locale: str | None
+    variants: list[MediaVariant]
+    created_at: datetime
+
+
+class MediaManifestEntry(msgspec.Struct):
+    """A file an offline pack tells the app to fetch separately (the shape of ``manifest.json``'s ``media`` in
+    ``src/guide/offline.py``): ``key`` (``media:<id>``, the pack item key), ``url``, ``sha256`` to check the bytes
+    by, ``size`` in bytes, ``mime_type``."""
+
+    key: str
+    url: str
+    sha256: str
+    size: int
+    mime_type: str

@@ -56,6 +56,8 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET",    "/v1/editor/destinations/{slug}"):   (401, 403, 403, 403, 200, 403, 403),
     # No If-Match here: an editor passes the guard and meets the precondition rule (428), so nothing is changed.
     ("PATCH",  "/v1/editor/destinations/{slug}"):   (401, 403, 403, 403, 428, 403, 403),
+    # Media upload: sent without a multipart form here, so an editor passes the guard and meets a 422 (nothing stored).
+    ("POST",   "/v1/editor/media"):                 (401, 403, 403, 403, 422, 403, 403),
     ("GET",    "/v1/board/search/zero-results"):    (401, 403, 403, 403, 403, 200, 403),
     ("GET",    "/v1/owner/room-types/{room_type_id}/ical"):              (401, 403, 200, 404, 403, 403, 403),
     ("POST",   "/v1/owner/room-types/{room_type_id}/ical/rotate"):       (401, 403, 200, 404, 403, 403, 403),
@@ -126,6 +128,9 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/v1/ical/{secret}"),
     ("GET", "/v1/properties"),
     ("GET", "/v1/properties/{property_id}"),
+    # Guide media: published images and narrations (content-addressed files) are public.
+    ("GET", "/v1/media/{media_id}"),
+    ("GET", "/v1/media/files/{file_hash}"),
     # Payments: the random payment id is the capability of its QR images; webhooks are signed instead.
     ("GET", "/v1/payments/{payment_id}/qr.svg"),
     ("GET", "/v1/payments/{payment_id}/qr.png"),
