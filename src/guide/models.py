@@ -303,3 +303,114 @@ class MediaFile(SQLModel, table=True):
     mime_type: str = Field(max_length=64)
     width: int | None = None
     height: int | None = None
+
+
+class ContentKind(StrEnum):
+    """What a guide item is: a story (about a place, a festival, a craft, a people) or a tour/trail."""
+
+    ARTICLE = "article"
+    TOUR = "tour"
+
+
+class ContentStatus(StrEnum):
+    """Editorial status of an item's working copy: draft -> in_review -> published -> archived (in_review goes back
+    to draft when changes are requested; editing a published item makes a new draft while the published revision
+    stays public; archiving withdraws it)."""
+
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+_CONTENT_STATUS_CHECK = "status IN ('draft', 'in_review', 'published', 'archived')"
+_CONTENT_KIND_CHECK = "kind IN ('article', 'tour')"
+
+
+class GuideItem(SQLModel, table=True):
+    """The editors' working copy of an article or a tour (``src/guide/content.py`` gives the shape of ``body``).
+
+    ``version`` grows by one with every edit and transition: the strong ETag of the working copy, compared by the
+    conditional ``UPDATE`` of each write (RFC 9110 §13.1.1 ``If-Match``). ``author_id`` is the last editor of the
+    working copy (the author a publishing reviewer must differ from). The public never reads this table: it reads
+    ``guide_publication``.
+    """
+
+    __tablename__ = "guide_item"
+    __table_args__ = (
+        CheckConstraint(_CONTENT_STATUS_CHECK, name="status_known"),
+        CheckConstraint(_CONTENT_KIND_CHECK, name="kind_known"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=160, unique=True)
+    kind: str = Field(max_length=16, index=True)
+    status: str = Field(max_length=16, index=True)
+    version: int = 1
+    is_sample: bool = False
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_by: UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    author_id: UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class GuideRevision(SQLModel, table=True):
+    """An immutable published revision: the full snapshot of the item's body as published, who wrote it
+    (``author_id``), who published it (``reviewer_id``) and when (UTC). Numbered from 1 per item."""
+
+    __tablename__ = "guide_revision"
+    __table_args__ = (UniqueConstraint("item_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="guide_item.id", index=True, ondelete="CASCADE")
+    number: int
+    item_version: int
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    author_id: UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    reviewer_id: UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    published_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class GuideWorkflowEvent(SQLModel, table=True):
+    """One step of an item's editorial history: ``action`` (created, edited, submitted, changes_requested,
+    published, archived), who did it, when (UTC), the status it left the item in and the version it made."""
+
+    __tablename__ = "guide_workflow_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="guide_item.id", index=True, ondelete="CASCADE")
+    action: str = Field(max_length=32)
+    actor_id: UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    status: str = Field(max_length=16)
+    version: int
+    note: str | None = Field(default=None, max_length=2000)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class GuidePublication(SQLModel, table=True):
+    """What the public sees of an item: its current published revision (``body`` is that revision's snapshot).
+    Deleted when the item is archived; replaced when a new revision is published."""
+
+    __tablename__ = "guide_publication"
+
+    item_id: int = Field(primary_key=True, foreign_key="guide_item.id", ondelete="CASCADE")
+    slug: str = Field(max_length=160, unique=True)
+    kind: str = Field(max_length=16, index=True)
+    revision: int
+    is_sample: bool = False
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    published_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class GuidePublicationTag(SQLModel, table=True):
+    """A filterable tag of a published item: ``tag`` is ``destination`` (a slug), ``commune`` (a 5-digit code),
+    ``people`` or ``topic`` (vocabulary codes of ``src/guide/content.py``)."""
+
+    __tablename__ = "guide_publication_tag"
+    __table_args__ = (Index("ix_guide_publication_tag_lookup", "tag", "value", "item_id"),)
+
+    item_id: int = Field(primary_key=True, foreign_key="guide_publication.item_id", ondelete="CASCADE")
+    tag: str = Field(primary_key=True, max_length=16)
+    value: str = Field(primary_key=True, max_length=160)
