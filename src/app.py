@@ -16,6 +16,12 @@ from src.booking import jobs as booking_jobs
 from src.booking.channel_controllers import ChannelCalendarController, IcalExportController, OwnerRoomTypeIcalController
 from src.booking.controllers import BookingController, PropertyController
 from src.booking.owner_controllers import OwnerController
+from src.guide.content_controllers import (
+    ArticleController,
+    EditorArticleController,
+    EditorTourController,
+    TourController,
+)
 from src.guide.controllers import (
     CommuneController,
     DestinationController,
@@ -209,6 +215,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CommuneController,
             EditorDestinationController,
             OfflinePackController,
+            ArticleController,
+            TourController,
+            EditorArticleController,
+            EditorTourController,
             EditorMediaController,
             MediaController,
             SearchController,

@@ -8,9 +8,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from src.guide.content import ContentService, EditorContentService
 from src.guide.media import MediaReader, MediaService
 from src.guide.offline import OfflinePackService
 from src.guide.service import CatalogueService, EditorService
+from src.kernel.auth.guards import current_identity
 from src.kernel.db import ReadPath
 from src.kernel.deps import clock
 
@@ -59,3 +61,18 @@ async def provide_media_reader(state: State, response_locale: NamedDependency[st
     read_path: ReadPath = state.read_path
     async with read_path.connect() as reader:
         yield MediaReader(reader, state.media_storage, response_locale)
+
+
+async def provide_content_service(state: State, response_locale: NamedDependency[str]) -> AsyncIterator[ContentService]:
+    """A ``ContentService`` (published articles and tours) on a reader of the request, in the negotiated locale."""
+    read_path: ReadPath = state.read_path
+    async with read_path.connect() as reader:
+        yield ContentService(reader, response_locale)
+
+
+async def provide_editor_content_service(
+    request: Request[Any, Any, Any], session: NamedDependency[AsyncSession], response_locale: NamedDependency[str]
+) -> EditorContentService:
+    """An ``EditorContentService`` on the request's unit of work, acting as the authenticated editor, purging the
+    response caches after a committed publish or archive."""
+    return EditorContentService(session, response_locale, current_identity(request).id, request.app.stores)

@@ -36,3 +36,21 @@ class UnreadableMedia(DomainError):
     status = 422
     code = "unreadable_media"
     title = N_("Unreadable media file")
+
+
+class WorkflowConflict(DomainError):
+    """The editorial step does not apply to the item as it is (409): publishing a draft that was never submitted,
+    submitting without the Vietnamese texts, a slug already taken."""
+
+    status = 409
+    code = "workflow_conflict"
+    title = N_("Conflict")
+
+
+class ReviewerIsAuthor(DomainError):
+    """The editor who wrote the working copy tries to publish it (403): a reviewer other than the author publishes
+    (the four-eyes rule of the board's editorial workflow)."""
+
+    status = 403
+    code = "reviewer_is_author"
+    title = N_("Forbidden")

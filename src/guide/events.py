@@ -28,4 +28,14 @@ def catalogue_changed(session: AsyncSession, *, slugs: Iterable[str] = (), commu
     )
 
 
-__all__ = ["CATALOGUE_CHANGED", "catalogue_changed"]
+#: Job name of "published articles or tours changed" (published, republished or archived). Keyword arguments:
+#: ``kind`` (``article`` or ``tour``) and ``slugs`` (sorted). Search reindexes them (``src/search/jobs.py``).
+CONTENT_CHANGED = "guide.content_changed"
+
+
+def content_changed(session: AsyncSession, *, kind: str, slugs: Iterable[str]) -> None:
+    """Announce that these published items changed in ``session``'s unit of work (sent once it commits)."""
+    enqueue(session, CONTENT_CHANGED, kind=kind, slugs=sorted(set(slugs)))
+
+
+__all__ = ["CATALOGUE_CHANGED", "CONTENT_CHANGED", "catalogue_changed", "content_changed"]

@@ -12,15 +12,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol, cast
+from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
     String,
+    and_,
     bindparam,
     case,
     delete,
+    func,
     insert,
     literal,
     null,
@@ -45,6 +48,11 @@ from src.guide.models import (
     DestinationAlias,
     DestinationSource,
     DestinationTranslation,
+    GuideItem,
+    GuidePublication,
+    GuidePublicationTag,
+    GuideRevision,
+    GuideWorkflowEvent,
     Media,
     MediaFile,
     OfflinePackSnapshot,
@@ -768,3 +776,179 @@ async def insert_media(connection: AsyncConnection, media: dict[str, Any], files
         return False
     await connection.execute(insert(_MEDIA_FILE), list(files))
     return True
+
+
+# -- articles and tours --------------------------------------------------------------------------------------------
+
+_ITEM = GuideItem.__table__  # type: ignore[attr-defined]
+_REVISION = GuideRevision.__table__  # type: ignore[attr-defined]
+_EVENT = GuideWorkflowEvent.__table__  # type: ignore[attr-defined]
+_PUBLICATION = GuidePublication.__table__  # type: ignore[attr-defined]
+_PUBLICATION_TAG = GuidePublicationTag.__table__  # type: ignore[attr-defined]
+
+
+class ItemRow(Protocol):
+    """A working copy (``guide_item``) with the number of its latest published revision (``None`` when never)."""
+
+    id: int
+    slug: str
+    kind: str
+    status: str
+    version: int
+    is_sample: bool
+    body: dict[str, Any]
+    created_by: UUID | None
+    author_id: UUID | None
+    created_at: datetime
+    updated_at: datetime
+    published_revision: int | None
+
+
+def _item_select() -> Select[Any]:
+    latest = (sa_select(func.max(_REVISION.c.number)).where(_REVISION.c.item_id == _ITEM.c.id).scalar_subquery()).label(
+        "published_revision"
+    )
+    return sa_select(*_ITEM.c, latest)
+
+
+async def item_by_slug(reader: Reader, slug: str, kind: str) -> ItemRow | None:
+    """The working copy of the ``kind`` item ``slug``, or ``None``."""
+    query = _item_select().where(_ITEM.c.slug == slug, _ITEM.c.kind == kind)
+    return cast("ItemRow | None", (await reader.execute(query)).first())
+
+
+async def list_items(
+    reader: Reader, *, kind: str, statuses: Sequence[str], after_slug: str | None, limit: int
+) -> Sequence[ItemRow]:
+    """Working copies of ``kind`` (of these statuses, all when empty), by slug after ``after_slug``."""
+    query = _item_select().where(_ITEM.c.kind == kind)
+    if statuses:
+        query = query.where(_ITEM.c.status.in_(list(statuses)))
+    if after_slug is not None:
+        query = query.where(_ITEM.c.slug > after_slug)
+    return cast("Sequence[ItemRow]", (await reader.execute(query.order_by(_ITEM.c.slug).limit(limit))).all())
+
+
+async def slug_taken(connection: AsyncConnection, slug: str) -> bool:
+    """Whether any item (article or tour, whatever its status) holds ``slug``."""
+    return (await connection.execute(sa_select(_ITEM.c.id).where(_ITEM.c.slug == slug))).first() is not None
+
+
+async def insert_item(connection: AsyncConnection, values: dict[str, Any]) -> int:
+    """Insert a working copy; its id. ``IntegrityError`` when the slug is taken."""
+    result = await connection.execute(_ITEM.insert().values(**values).returning(_ITEM.c.id))
+    return int(result.scalar_one())
+
+
+async def update_item(connection: AsyncConnection, item_id: int, expected_version: int, values: dict[str, Any]) -> bool:
+    """Write ``values`` and move the version on by one if the item is still at ``expected_version`` (the conditional
+    ``UPDATE`` that settles concurrent writers: one wins, the others change nothing). Whether it was written."""
+    result = await connection.execute(
+        _ITEM.update()
+        .where(_ITEM.c.id == item_id, _ITEM.c.version == expected_version)
+        .values(**values, version=expected_version + 1)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def add_workflow_event(connection: AsyncConnection, values: dict[str, Any]) -> None:
+    """Append one step to an item's editorial history."""
+    await connection.execute(_EVENT.insert().values(**values))
+
+
+async def add_revision(connection: AsyncConnection, values: dict[str, Any]) -> int:
+    """Append the next published revision of ``values["item_id"]`` (numbered from 1); its number. Runs under the
+    item's version check, so two publishers cannot both number the same revision (a unique constraint backs it)."""
+    latest = await connection.execute(
+        sa_select(func.coalesce(func.max(_REVISION.c.number), 0)).where(_REVISION.c.item_id == values["item_id"])
+    )
+    number = int(latest.scalar_one()) + 1
+    await connection.execute(_REVISION.insert().values(**values, number=number))
+    return number
+
+
+async def publish(connection: AsyncConnection, publication: dict[str, Any], tags: Sequence[tuple[str, str]]) -> None:
+    """Make ``publication`` (item_id, slug, kind, revision, is_sample, body, published_at) what the public sees of
+    its item, with these filterable (tag, value) pairs, replacing any earlier publication."""
+    await withdraw(connection, publication["item_id"])
+    await connection.execute(_PUBLICATION.insert().values(**publication))
+    if tags:
+        await connection.execute(
+            _PUBLICATION_TAG.insert(),
+            [{"item_id": publication["item_id"], "tag": tag, "value": value} for tag, value in sorted(set(tags))],
+        )
+
+
+async def withdraw(connection: AsyncConnection, item_id: int) -> None:
+    """Remove the item's publication and its tags (nothing when it has none)."""
+    await connection.execute(_PUBLICATION_TAG.delete().where(_PUBLICATION_TAG.c.item_id == item_id))
+    await connection.execute(_PUBLICATION.delete().where(_PUBLICATION.c.item_id == item_id))
+
+
+async def revisions_of(reader: Reader, item_id: int) -> Sequence[Any]:
+    """Every published revision of the item, newest first."""
+    query = sa_select(*_REVISION.c).where(_REVISION.c.item_id == item_id).order_by(_REVISION.c.number.desc())
+    return (await reader.execute(query)).all()
+
+
+async def workflow_events_of(reader: Reader, item_id: int) -> Sequence[Any]:
+    """Every workflow step of the item, oldest first."""
+    query = sa_select(*_EVENT.c).where(_EVENT.c.item_id == item_id).order_by(_EVENT.c.at, _EVENT.c.id)
+    return (await reader.execute(query)).all()
+
+
+class PublicationRow(Protocol):
+    """What the public sees of an item (``guide_publication``)."""
+
+    item_id: int
+    slug: str
+    kind: str
+    revision: int
+    is_sample: bool
+    body: dict[str, Any]
+    published_at: datetime
+
+
+async def publication(reader: Reader, kind: str, slug: str) -> PublicationRow | None:
+    """The published ``kind`` item ``slug``, or ``None``."""
+    query = sa_select(*_PUBLICATION.c).where(_PUBLICATION.c.kind == kind, _PUBLICATION.c.slug == slug)
+    return cast("PublicationRow | None", (await reader.execute(query)).first())
+
+
+async def publications(
+    reader: Reader,
+    *,
+    kind: str,
+    tags: Sequence[tuple[str, str]] = (),
+    any_of: Sequence[tuple[str, str]] = (),
+    after_slug: str | None = None,
+    limit: int | None = None,
+) -> Sequence[PublicationRow]:
+    """Published items of ``kind`` holding every (tag, value) of ``tags`` and, when ``any_of`` is given, at least
+    one of those; by slug after ``after_slug``, at most ``limit``."""
+    query = sa_select(*_PUBLICATION.c).where(_PUBLICATION.c.kind == kind)
+    for tag, value in tags:
+        query = query.where(
+            sa_select(_PUBLICATION_TAG.c.item_id)
+            .where(
+                _PUBLICATION_TAG.c.item_id == _PUBLICATION.c.item_id,
+                _PUBLICATION_TAG.c.tag == tag,
+                _PUBLICATION_TAG.c.value == value,
+            )
+            .exists()
+        )
+    if any_of:
+        query = query.where(
+            sa_select(_PUBLICATION_TAG.c.item_id)
+            .where(
+                _PUBLICATION_TAG.c.item_id == _PUBLICATION.c.item_id,
+                or_(*(and_(_PUBLICATION_TAG.c.tag == tag, _PUBLICATION_TAG.c.value == value) for tag, value in any_of)),
+            )
+            .exists()
+        )
+    if after_slug is not None:
+        query = query.where(_PUBLICATION.c.slug > after_slug)
+    query = query.order_by(_PUBLICATION.c.slug)
+    if limit is not None:
+        query = query.limit(limit)
+    return cast("Sequence[PublicationRow]", (await reader.execute(query)).all())
