@@ -106,6 +106,23 @@ class PropertyFacts:
     commune_code: str
 
 
+#: A published article or tour ranks beside the places it is about, below the towns and landmarks themselves.
+CONTENT_IMPORTANCE = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class ContentFacts:
+    """What an article or tour document is built from: its published titles per locale, and the point it is shown
+    at (its first destination, a tour's first stop, else its first commune's representative point)."""
+
+    slug: str
+    kind: str
+    titles: Mapping[str, str]
+    lat: float
+    lon: float
+    commune_code: str | None
+
+
 def document_key(doc_type: str, ref: str) -> str:
     """``<type>-<ref>`` with anything outside ``[A-Za-z0-9_-]`` replaced by ``_`` (Meilisearch's id alphabet).
 
@@ -203,6 +220,26 @@ def property_document(facts: PropertyFacts, commune: CommuneFacts | None) -> Sea
         lat=facts.lat,
         lon=facts.lon,
         importance=PROPERTY_IMPORTANCE,
+    )
+
+
+def content_document(facts: ContentFacts, commune: CommuneFacts | None) -> SearchDocument:
+    """The search document of a published article or tour: its titles in every locale it has, shown at its point;
+    ``kind`` is ``article`` or ``tour``."""
+    return SearchDocument(
+        key=document_key(facts.kind, facts.slug),
+        type=facts.kind,
+        ref=facts.slug,
+        kind=facts.kind,
+        commune_code=facts.commune_code,
+        names=dict(facts.titles),
+        aliases=(),
+        former_names=(),
+        commune_names=commune_names(commune),
+        commune_unit_type=commune.unit_type if commune else None,
+        lat=facts.lat,
+        lon=facts.lon,
+        importance=CONTENT_IMPORTANCE,
     )
 
 

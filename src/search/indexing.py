@@ -89,8 +89,10 @@ async def sync(
     slugs: Collection[str],
     commune_codes: Collection[str],
     property_ids: Collection[str] = (),
+    content: Collection[tuple[str, str]] = (),
 ) -> tuple[int, int]:
-    """Bring the documents of these destinations, communes and properties to their current database state:
+    """Bring the documents of these destinations, communes, properties and published guide items ((kind, slug)
+    pairs) to their current database state:
     upsert those that exist, delete those that no longer do. Idempotent (running it twice, or late, writes the
     same state); within one process syncs run one at a time, so the later of two overlapping syncs writes last
     (across processes the convergence job settles any reordering). Returns (upserted, deleted); raises
@@ -100,7 +102,7 @@ async def sync(
         lock = _SYNC_LOCKS[engine] = asyncio.Lock()
     async with lock:
         async with database.connect() as connection:
-            documents, missing = await documents_for(connection, slugs, commune_codes, property_ids)
+            documents, missing = await documents_for(connection, slugs, commune_codes, property_ids, content)
         if documents:
             await engine.upsert(documents)
         if missing:

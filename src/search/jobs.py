@@ -3,6 +3,7 @@
 - ``guide.catalogue_changed`` (the event ``src/guide/events.py`` declares; the guide never imports search) and
   ``search.sync_documents``: sync the named destinations and communes from the database into the index, after the
   writer's commit. Idempotent; retried with backoff while the engine is down.
+- ``guide.content_changed``: sync the named published articles or tours (archived ones are removed).
 - ``booking.property_changed`` (``src/booking/events.py``): sync the named properties (listed ones are upserted,
   unlisted or deleted ones removed).
 - ``search.converge_index`` (global, every 5 minutes, once across all processes): rebuild the index when its stored
@@ -16,7 +17,7 @@ import logging
 from typing import Any
 
 from src.booking.events import PROPERTY_CHANGED
-from src.guide.events import CATALOGUE_CHANGED
+from src.guide.events import CATALOGUE_CHANGED, CONTENT_CHANGED
 from src.kernel.jobs import Job, JobContext, JobRegistry, PeriodicJob, RetryPolicy
 from src.search.indexing import ensure_fresh, sync
 from src.search.port import SearchEngine
@@ -50,6 +51,15 @@ async def sync_properties(ctx: JobContext, *, property_ids: list[str]) -> None:
     logger.info("search property sync: %d upserted, %d deleted (attempt %d)", upserted, deleted, ctx.attempt)
 
 
+async def sync_content(ctx: JobContext, *, kind: str, slugs: list[str]) -> None:
+    """Sync these published articles or tours into the index: the guide's ``content_changed`` event (published
+    ones are upserted, archived ones removed)."""
+    upserted, deleted = await sync(
+        ctx.engine, _engine(ctx), slugs=[], commune_codes=[], content=[(kind, slug) for slug in slugs]
+    )
+    logger.info("search content sync: %d upserted, %d deleted (attempt %d)", upserted, deleted, ctx.attempt)
+
+
 async def converge_index(ctx: JobContext) -> None:
     """Rebuild the index if it is not the projection of the current catalogue (``indexing.ensure_fresh``)."""
     report = await ensure_fresh(ctx.engine, _engine(ctx))
@@ -60,6 +70,7 @@ async def converge_index(ctx: JobContext) -> None:
 SYNC_DOCUMENTS = Job("search.sync_documents", sync_documents, SYNC_RETRY)
 ON_CATALOGUE_CHANGED = Job(CATALOGUE_CHANGED, sync_documents, SYNC_RETRY)
 ON_PROPERTY_CHANGED = Job(PROPERTY_CHANGED, sync_properties, SYNC_RETRY)
+ON_CONTENT_CHANGED = Job(CONTENT_CHANGED, sync_content, SYNC_RETRY)
 CONVERGE_INDEX = PeriodicJob(
     "search.converge_index",
     converge_index,
@@ -73,7 +84,16 @@ def register(registry: JobRegistry) -> None:
     registry.add(SYNC_DOCUMENTS)
     registry.add(ON_CATALOGUE_CHANGED)
     registry.add(ON_PROPERTY_CHANGED)
+    registry.add(ON_CONTENT_CHANGED)
     registry.add_periodic(CONVERGE_INDEX)
 
 
-__all__ = ["CONVERGE_INDEX", "ON_CATALOGUE_CHANGED", "ON_PROPERTY_CHANGED", "RESOURCE", "SYNC_DOCUMENTS", "register"]
+__all__ = [
+    "CONVERGE_INDEX",
+    "ON_CATALOGUE_CHANGED",
+    "ON_CONTENT_CHANGED",
+    "ON_PROPERTY_CHANGED",
+    "RESOURCE",
+    "SYNC_DOCUMENTS",
+    "register",
+]

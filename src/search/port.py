@@ -31,11 +31,14 @@ MAX_QUERY_CHARS = 200
 
 
 class DocumentType(StrEnum):
-    """What a search document stands for. Guide articles join when that domain exists."""
+    """What a search document stands for: a place of the map, a commune, a lodging, or a published guide article
+    or tour (``ref`` is then its slug: ``GET /v1/articles/{slug}``, ``GET /v1/tours/{slug}``)."""
 
     DESTINATION = "destination"
     COMMUNE = "commune"
     PROPERTY = "property"
+    ARTICLE = "article"
+    TOUR = "tour"
 
 
 class Facet(StrEnum):

@@ -12,13 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from src.booking.models import Property
-from src.guide.models import Commune, CommuneFormerUnit, Destination, DestinationAlias, DestinationTranslation
+from src.guide.models import (
+    Commune,
+    CommuneFormerUnit,
+    Destination,
+    DestinationAlias,
+    DestinationTranslation,
+    GuidePublication,
+)
 from src.kernel.db import Reader, UTCDateTime
 from src.search.documents import (
     CommuneFacts,
+    ContentFacts,
     DestinationFacts,
     PropertyFacts,
     commune_document,
+    content_document,
     destination_document,
     document_key,
     property_document,
@@ -159,6 +168,59 @@ async def load_properties(connection: AsyncConnection, ids: Collection[str] | No
     ]
 
 
+async def load_content(
+    connection: AsyncConnection, refs: Collection[tuple[str, str]] | None = None
+) -> list[ContentFacts]:
+    """Published articles and tours (all, or those of ``refs``: (kind, slug) pairs), by kind then slug, each at its
+    first destination (a tour: its first stop) or else its first commune's representative point. An item naming
+    neither has no point and is not indexed."""
+    query = select(col(GuidePublication.kind), col(GuidePublication.slug), col(GuidePublication.body)).order_by(
+        col(GuidePublication.kind), col(GuidePublication.slug)
+    )
+    if refs is not None:
+        slugs = {slug for _kind, slug in refs}
+        query = query.where(col(GuidePublication.slug).in_(sorted(slugs)))
+    rows = [row for row in (await connection.execute(query)).all() if refs is None or (row.kind, row.slug) in refs]
+    places: dict[str, tuple[float, float, str | None]] = {}
+    communes: dict[str, tuple[float, float]] = {}
+    wanted_places = {_first_place(row.body) for row in rows} - {None}
+    if wanted_places:
+        place_query = select(
+            col(Destination.slug), col(Destination.lat), col(Destination.lon), col(Destination.commune_code)
+        ).where(col(Destination.slug).in_(sorted(p for p in wanted_places if p)))
+        places = {r.slug: (r.lat, r.lon, r.commune_code) for r in (await connection.execute(place_query)).all()}
+    wanted_communes = {code for row in rows for code in row.body.get("communes", [])[:1]}
+    if wanted_communes:
+        commune_query = select(col(Commune.code), col(Commune.rep_lat), col(Commune.rep_lon)).where(
+            col(Commune.code).in_(sorted(wanted_communes))
+        )
+        communes = {r.code: (r.rep_lat, r.rep_lon) for r in (await connection.execute(commune_query)).all()}
+    facts = []
+    for row in rows:
+        titles = {
+            locale: texts["title"] for locale, texts in row.body.get("translations", {}).items() if texts.get("title")
+        }
+        first_commune = next(iter(row.body.get("communes", [])), None)
+        place = places.get(_first_place(row.body) or "")
+        if place is not None:
+            lat, lon, commune_code = place[0], place[1], first_commune or place[2]
+        elif first_commune in communes:
+            (lat, lon), commune_code = communes[first_commune], first_commune
+        else:
+            continue
+        facts.append(ContentFacts(slug=row.slug, kind=row.kind, titles=titles, lat=lat, lon=lon,
+                                  commune_code=commune_code))  # fmt: skip
+    return facts
+
+
+def _first_place(body: dict[str, Any]) -> str | None:
+    stops = body.get("stops") or []
+    if stops:
+        return str(stops[0]["destination"])
+    destinations = body.get("destinations") or []
+    return str(destinations[0]) if destinations else None
+
+
 async def all_documents(connection: AsyncConnection) -> list[SearchDocument]:
     """Every search document of the current database: destinations, communes, then listed properties, each
     ordered by its id."""
@@ -171,6 +233,10 @@ async def all_documents(connection: AsyncConnection) -> list[SearchDocument]:
     documents.extend(
         property_document(facts, communes.get(facts.commune_code)) for facts in await load_properties(connection)
     )
+    documents.extend(
+        content_document(facts, communes.get(facts.commune_code) if facts.commune_code else None)
+        for facts in await load_content(connection)
+    )
     return documents
 
 
@@ -179,15 +245,19 @@ async def documents_for(
     slugs: Collection[str],
     commune_codes: Collection[str],
     property_ids: Collection[str] = (),
+    content: Collection[tuple[str, str]] = (),
 ) -> tuple[list[SearchDocument], set[str]]:
-    """The documents of the given destinations, communes and properties (UUID strings) as they are now, and the
-    keys among them that no longer exist (deleted or unlisted rows: to remove from the index)."""
+    """The documents of the given destinations, communes, properties (UUID strings) and published articles and
+    tours ((kind, slug) pairs) as they are now, and the keys among them that no longer exist (deleted, unlisted or
+    withdrawn rows: to remove from the index)."""
     destinations = await load_destinations(connection, slugs) if slugs else []
     properties = await load_properties(connection, property_ids) if property_ids else []
+    items = await load_content(connection, set(content)) if content else []
     codes = (
         set(commune_codes)
         | {d.commune_code for d in destinations if d.commune_code}
         | {p.commune_code for p in properties}
+        | {i.commune_code for i in items if i.commune_code}
     )
     communes = await load_communes(connection, codes) if codes else {}
     documents = [
@@ -196,11 +266,15 @@ async def documents_for(
     ]
     documents.extend(commune_document(communes[code]) for code in commune_codes if code in communes)
     documents.extend(property_document(facts, communes.get(facts.commune_code)) for facts in properties)
+    documents.extend(
+        content_document(facts, communes.get(facts.commune_code) if facts.commune_code else None) for facts in items
+    )
     found = {d.key for d in documents}
     wanted = (
         {document_key(DocumentType.DESTINATION, s) for s in slugs}
         | {document_key(DocumentType.COMMUNE, c) for c in commune_codes}
         | {document_key(DocumentType.PROPERTY, p) for p in property_ids}
+        | {document_key(kind, slug) for kind, slug in content}
     )
     return documents, wanted - found
 

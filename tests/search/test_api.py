@@ -207,7 +207,7 @@ async def test_paging(http: httpx.AsyncClient) -> None:
         ({"kind": "volcano"}, "kind"),
         ({"kind": "village,volcano"}, "kind"),
         ({"kind": "village OR kind = peak"}, "kind"),  # a filter value can never widen a query
-        ({"type": "article"}, "type"),
+        ({"type": "blog"}, "type"),
         ({"type": ""}, "type"),
         ({"kind": "village,"}, "kind"),
         ({"facets": ""}, "facets"),

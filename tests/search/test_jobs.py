@@ -28,6 +28,7 @@ from src.search.engines import build_engine
 from src.search.jobs import CONVERGE_INDEX, RESOURCE, converge_index
 from src.search.port import SearchQuery
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, catalogue_database, cli_env
+from tests.guide.content_support import publish
 from tests.kernel.auth_support import bearer, login, make_user
 from tests.search.support import app_settings, build_index, client_of, lifespan
 
@@ -359,3 +360,24 @@ async def test_properties_join_the_index_and_leave_it_when_unlisted(
         property_changed(session, [property_id])
     await settle(edit_app)
     await eventually(http, "quyxuyen", str(property_id), present=False)
+
+
+async def test_a_published_article_is_found_and_leaves_when_archived(
+    edit_app: Litestar, http: httpx.AsyncClient, editor: dict[str, str]
+) -> None:
+    reviewer = bearer((await login(http, (await make_user(edit_app, "editor"))[1]))["access_token"])
+    word = "Quokkastory" + uuid.uuid4().hex[:6]
+    body = {
+        "translations": {"vi": {"title": f"Chuyện {word}", "summary": "S", "body": "B"}, "en": {"title": word}},
+        "destinations": ["cat-cat"],
+    }
+    published = await publish(http, "article", body, editor, reviewer)
+    slug = published.json()["slug"]
+    await eventually(http, word, slug)
+    hit = next(h for h in (await http.get("/v1/search", params={"q": word, "type": "article"})).json()["hits"])
+    assert (hit["type"], hit["id"]) == ("article", slug)
+    archived = await http.post(
+        f"/v1/editor/articles/{slug}/archive", headers={**editor, "If-Match": published.headers["etag"]}
+    )
+    assert archived.status_code == 200, archived.text
+    await eventually(http, word, slug, present=False)
