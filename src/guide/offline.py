@@ -31,13 +31,18 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.guide import repository
-from src.guide.service import COMMUNE_CODE, CatalogueService
+from src.guide.content import ContentReader
+from src.guide.content_schemas import ArticleView, TourView
+from src.guide.media import media_manifest
+from src.guide.models import ContentKind
+from src.guide.schemas import Feature
+from src.guide.service import COMMUNE_CODE, SLUG, CatalogueService
 from src.kernel.db import Reader, unit_of_work, utcnow
 from src.kernel.errors import NotFound
 from src.kernel.jobs import JobContext, PeriodicJob
@@ -265,14 +270,49 @@ class OfflinePackService:
             if await repository.get_commune(self.reader, area_id) is None:
                 raise NotFound(f"No 2025 commune has the code {area_id!r}.")
             return Area(kind="commune", id=area_id)
+        if SLUG.fullmatch(area_id) and await repository.publication(self.reader, ContentKind.TOUR, area_id):
+            return Area(kind="tour", id=area_id)
         raise NotFound(f"No commune or published tour is called {area_id!r}.")
 
     async def collect(self, area: Area) -> list[PackItem]:
-        """Every item of ``area``'s pack: its places (and, for a tour, its route), the published articles and tours
-        tagged with it, its events and current alerts, and the media manifest of all of them."""
+        """Every item of ``area``'s pack. A commune: its destinations, the published tours and articles tagged with
+        it or naming one of its destinations, and those tours' routes. A tour: the tour, its route, its stops' and
+        named destinations, and the articles naming any of them. Both: the media manifest of every article and tour
+        included (events and alerts join through ``_happenings``)."""
         catalogue = CatalogueService(self.reader, self.locale)
-        places = await catalogue.commune_features(area.id)
-        return [PackItem("place", f"place:{feature.id}", msgspec.to_builtins(feature)) for feature in places]
+        content = ContentReader(self.reader, self.locale)
+        if area.kind == "commune":
+            places = await catalogue.commune_features(area.id)
+            touching = [("commune", area.id)] + [("destination", str(f.id)) for f in places]
+            tours = cast("list[TourView]", await content.published(ContentKind.TOUR, any_of=touching))
+        else:
+            row = await repository.publication(self.reader, ContentKind.TOUR, area.id)
+            tours = [cast("TourView", await content.view(row))] if row is not None else []
+            slugs = [s.destination.slug for t in tours for s in t.stops] + [
+                d.slug for t in tours for d in t.destinations
+            ]
+            places = await catalogue.features_by_slug(list(dict.fromkeys(slugs)))
+            touching = [("destination", str(f.id)) for f in places]
+        articles = cast("list[ArticleView]", await content.published(ContentKind.ARTICLE, any_of=touching))
+        items = [PackItem("place", f"place:{f.id}", msgspec.to_builtins(f)) for f in places]
+        for tour in tours:
+            items.append(PackItem("tour", f"tour:{tour.slug}", msgspec.to_builtins(tour)))
+            route = msgspec.to_builtins(tour.route)
+            route["id"] = tour.slug
+            extra = {"tour": tour.slug, "title": tour.title, "title_locale": tour.title_locale}
+            route["properties"] = {**route["properties"], **extra}
+            items.append(PackItem("route", f"route:{tour.slug}", route))
+        items.extend(PackItem("article", f"article:{a.slug}", msgspec.to_builtins(a)) for a in articles)
+        media_ids = [m.id for tour in tours for m in tour.media] + [m.id for a in articles for m in a.media]
+        media_ids = list(dict.fromkeys(media_ids))
+        for entry in await media_manifest(self.reader, media_ids):
+            items.append(PackItem(MEDIA, entry.key, msgspec.to_builtins(entry)))
+        items.extend(await self._happenings(area, places, tours))
+        return items
+
+    async def _happenings(self, area: Area, places: Sequence[Feature], tours: Sequence["TourView"]) -> list[PackItem]:
+        """The area's events and current alerts (none until those parts are wired)."""
+        return []
 
     async def _record(self, area: Area, version: str, index: dict[str, str]) -> None:
         if await repository.pack_snapshot(self.reader, area.key, self.locale, version) is not None:

@@ -14,6 +14,7 @@ from src.guide.offline import read_archive
 from src.kernel.config import Settings
 from src.kernel.jobs import bind as bind_jobs
 from tests.conftest import RecordedJobs, catalogue_database
+from tests.guide.content_support import publish, step
 from tests.kernel.auth_support import bearer, login, make_user
 
 SA_PA_WARD = "03006"
@@ -53,6 +54,34 @@ async def editor(pack_app: Litestar, http: httpx.AsyncClient) -> dict[str, str]:
     return bearer((await login(http, email))["access_token"])
 
 
+@pytest.fixture(scope="module")
+async def reviewer(pack_app: Litestar, http: httpx.AsyncClient) -> dict[str, str]:
+    _id, email = await make_user(pack_app, "editor")
+    return bearer((await login(http, email))["access_token"])
+
+
+@pytest.fixture(scope="module")
+async def content(http: httpx.AsyncClient, editor: dict[str, str], reviewer: dict[str, str]) -> dict[str, str]:
+    """A published tour of two Sa Pa villages and a published article about the first; their slugs and the
+    article's ETag."""
+    near = await http.get(
+        "/v1/destinations", params={"lat": 22.3364, "lon": 103.8438, "radius_km": 5, "kind": "village", "limit": 2}
+    )
+    first, second = (item["slug"] for item in near.json()["items"])
+    tour = await publish(http, "tour", {
+        "slug": "pack-test-tour",
+        "translations": {"vi": {"title": "Tuyến thử", "summary": "S", "safety_notes": "N"}},
+        "stops": [{"destination": first}, {"destination": second}],
+    }, editor, reviewer)  # fmt: skip
+    article = await publish(http, "article", {
+        "slug": "pack-test-article",
+        "translations": {"vi": {"title": "Bài thử", "summary": "S", "body": "B"}, "en": {"title": "Test story"}},
+        "destinations": [first],
+    }, editor, reviewer)  # fmt: skip
+    return {"tour": tour.json()["slug"], "article": article.json()["slug"], "article_etag": article.headers["etag"],
+            "first": first}  # fmt: skip
+
+
 async def pack(http: httpx.AsyncClient, area: str = SA_PA_WARD, **params: str) -> httpx.Response:
     response = await http.get(f"/v1/offline-packs/{area}", params={"lang": "en", **params})
     assert response.status_code == 200, response.text
@@ -60,7 +89,9 @@ async def pack(http: httpx.AsyncClient, area: str = SA_PA_WARD, **params: str) -
     return response
 
 
-async def test_the_sa_pa_pack_is_reproducible_small_and_revalidates(http: httpx.AsyncClient) -> None:
+async def test_the_sa_pa_pack_is_reproducible_small_and_revalidates(
+    http: httpx.AsyncClient, content: dict[str, str]
+) -> None:
     first, second = await pack(http), await pack(http)
     assert first.content == second.content
     assert first.headers["etag"] == second.headers["etag"]
@@ -82,11 +113,42 @@ async def test_the_sa_pa_pack_is_reproducible_small_and_revalidates(http: httpx.
     )
     assert not_modified.status_code == 304
     assert not_modified.content == b""
+    assert [t["slug"] for t in members["tours.json"]["items"]] == [content["tour"]]
+    assert [a["slug"] for a in members["articles.json"]["items"]] == [content["article"]]
+    assert members["articles.json"]["items"][0]["title_locale"] == "en"
+    route = members["routes.geojson"]["features"][0]
+    assert route["geometry"]["type"] == "LineString"
+    assert route["properties"]["length_m"] == members["tours.json"]["items"][0]["length_m"]
+    tour_pack = read_archive((await pack(http, content["tour"])).content)
+    assert tour_pack["manifest.json"]["area"] == {"kind": "tour", "id": content["tour"]}
+    assert len(tour_pack["places.geojson"]["features"]) == 2
+    assert [a["slug"] for a in tour_pack["articles.json"]["items"]] == [content["article"]]
     other_locale = await pack(http, lang="vi")
     assert other_locale.headers["etag"] != first.headers["etag"]
 
 
-async def test_the_delta_after_one_edit_holds_only_that_edit(http: httpx.AsyncClient, editor: dict[str, str]) -> None:
+async def test_the_delta_after_one_edit_holds_only_that_edit(
+    http: httpx.AsyncClient, editor: dict[str, str], reviewer: dict[str, str], content: dict[str, str]
+) -> None:
+    before = read_archive((await pack(http)).content)["manifest.json"]["version"]
+    slug = content["article"]
+    edited = await http.patch(
+        f"/v1/editor/articles/{slug}",
+        json={"translations": {"en": {"title": "Test story, edited"}}},
+        headers={**editor, "If-Match": content["article_etag"]},
+    )
+    assert edited.status_code == 200, edited.text
+    submitted = await step(http, "article", slug, "submit", editor, edited.headers["etag"])
+    republished = await step(http, "article", slug, "publish", reviewer, submitted.headers["etag"])
+    assert republished.status_code == 200, republished.text
+    members = read_archive((await pack(http, since=before)).content)
+    assert members["manifest.json"]["since"] == before
+    assert [a["title"] for a in members["articles.json"]["items"]] == ["Test story, edited"]
+    assert sum(members["manifest.json"]["counts"].values()) == 1
+    assert members["manifest.json"]["removed"] == []
+
+
+async def test_a_destination_edit_is_a_one_place_delta(http: httpx.AsyncClient, editor: dict[str, str]) -> None:
     before = read_archive((await pack(http)).content)["manifest.json"]["version"]
     slug = read_archive((await pack(http)).content)["places.geojson"]["features"][0]["id"]
     current = await http.get(f"/v1/editor/destinations/{slug}", headers=editor)
