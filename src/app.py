@@ -16,6 +16,7 @@ from src.booking import jobs as booking_jobs
 from src.booking.channel_controllers import ChannelCalendarController, IcalExportController, OwnerRoomTypeIcalController
 from src.booking.controllers import BookingController, PropertyController
 from src.booking.owner_controllers import OwnerController
+from src.guide.alert_controllers import AlertController, EditorAlertController
 from src.guide.content_controllers import (
     ArticleController,
     EditorArticleController,
@@ -219,6 +220,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TourController,
             EditorArticleController,
             EditorTourController,
+            AlertController,
+            EditorAlertController,
             EditorMediaController,
             MediaController,
             SearchController,

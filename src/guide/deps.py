@@ -8,6 +8,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from src.guide.alerts import AlertService, EditorAlertService
 from src.guide.content import ContentService, EditorContentService
 from src.guide.media import MediaReader, MediaService
 from src.guide.offline import OfflinePackService
@@ -76,3 +77,17 @@ async def provide_editor_content_service(
     """An ``EditorContentService`` on the request's unit of work, acting as the authenticated editor, purging the
     response caches after a committed publish or archive."""
     return EditorContentService(session, response_locale, current_identity(request).id, request.app.stores)
+
+
+async def provide_alert_service(state: State, response_locale: NamedDependency[str]) -> AsyncIterator[AlertService]:
+    """An ``AlertService`` on a reader of the request, in the negotiated locale, at the app's clock."""
+    read_path: ReadPath = state.read_path
+    async with read_path.connect() as reader:
+        yield AlertService(reader, response_locale, clock(state))
+
+
+async def provide_editor_alert_service(
+    request: Request[Any, Any, Any], state: State, session: NamedDependency[AsyncSession]
+) -> EditorAlertService:
+    """An ``EditorAlertService`` on the request's unit of work, acting as the authenticated board member or editor."""
+    return EditorAlertService(session, current_identity(request).id, clock(state), request.app.stores)

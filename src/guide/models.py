@@ -414,3 +414,35 @@ class GuidePublicationTag(SQLModel, table=True):
     item_id: int = Field(primary_key=True, foreign_key="guide_publication.item_id", ondelete="CASCADE")
     tag: str = Field(primary_key=True, max_length=16)
     value: str = Field(primary_key=True, max_length=160)
+
+
+class GuideAlert(SQLModel, table=True):
+    """A safety or access alert published by the board (``src/guide/alerts.py``): landslides, road closures, frost and
+    snow, crowds. Targets: 2025 communes (``commune_codes``), tours or trails (``tour_slugs``) and a drawn ``area``
+    (GeoJSON Polygon or MultiPolygon, WGS84, outer rings counter-clockwise; ``min_lon``... its bounding box).
+    Served only while ``valid_from <= now < valid_until`` (UTC) and not withdrawn. Severity follows OASIS CAP 1.2
+    (minor, moderate, severe, extreme)."""
+
+    __tablename__ = "guide_alert"
+    __table_args__ = (
+        CheckConstraint("valid_until > valid_from", name="validity_ordered"),
+        CheckConstraint("severity IN ('minor', 'moderate', 'severe', 'extreme')", name="severity_known"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        Index("ix_guide_alert_validity", "withdrawn", "valid_until", "valid_from"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    category: str = Field(max_length=32)
+    severity: str = Field(max_length=16)
+    valid_from: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    valid_until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    withdrawn: bool = False
+    commune_codes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    tour_slugs: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    area: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    translations: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    version: int = 1
+    created_by: UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    updated_by: UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -37,6 +37,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.guide import repository
+from src.guide.alerts import active_alerts
 from src.guide.content import ContentReader
 from src.guide.content_schemas import ArticleView, TourView
 from src.guide.media import media_manifest
@@ -310,9 +311,20 @@ class OfflinePackService:
         items.extend(await self._happenings(area, places, tours))
         return items
 
-    async def _happenings(self, area: Area, places: Sequence[Feature], tours: Sequence["TourView"]) -> list[PackItem]:
-        """The area's events and current alerts (none until those parts are wired)."""
-        return []
+    async def _happenings(self, area: Area, places: Sequence[Feature], tours: Sequence[TourView]) -> list[PackItem]:
+        """The alerts in force that touch the area (its commune, or the tour, its route and its stops' communes;
+        a commune pack also takes those of the tours it carries)."""
+        communes = [area.id] if area.kind == "commune" else []
+        communes += sorted({s.destination.commune for t in tours for s in t.stops if s.destination.commune})
+        items: dict[int, PackItem] = {}
+        routes: list[list[list[float]] | None] = [t.route.geometry.coordinates for t in tours] or [None]
+        for route in routes:
+            for alert in await active_alerts(
+                self.reader, self.now, locale=self.locale, commune_codes=communes,
+                tour_slugs=[t.slug for t in tours], route=route,
+            ):  # fmt: skip
+                items[alert.id] = PackItem("alert", f"alert:{alert.id}", msgspec.to_builtins(alert))
+        return list(items.values())
 
     async def _record(self, area: Area, version: str, index: dict[str, str]) -> None:
         if await repository.pack_snapshot(self.reader, area.key, self.locale, version) is not None:

@@ -48,6 +48,7 @@ from src.guide.models import (
     DestinationAlias,
     DestinationSource,
     DestinationTranslation,
+    GuideAlert,
     GuideItem,
     GuidePublication,
     GuidePublicationTag,
@@ -952,3 +953,66 @@ async def publications(
     if limit is not None:
         query = query.limit(limit)
     return cast("Sequence[PublicationRow]", (await reader.execute(query)).all())
+
+
+# -- alerts ----------------------------------------------------------------------------------------------------------
+
+_ALERT = GuideAlert.__table__  # type: ignore[attr-defined]
+
+
+async def alert_by_id(reader: Reader, alert_id: int) -> Any | None:
+    """The alert ``alert_id`` (any state), or ``None``."""
+    return (await reader.execute(sa_select(*_ALERT.c).where(_ALERT.c.id == alert_id))).first()
+
+
+async def alerts_in_force(reader: Reader, now: datetime) -> Sequence[Any]:
+    """Alerts not withdrawn with ``valid_from <= now < valid_until`` (UTC), by id."""
+    query = (
+        sa_select(*_ALERT.c)
+        .where(_ALERT.c.withdrawn.is_(False), _ALERT.c.valid_from <= now, _ALERT.c.valid_until > now)
+        .order_by(_ALERT.c.id)
+    )
+    return (await reader.execute(query)).all()
+
+
+async def next_alert_change(reader: Reader, now: datetime) -> datetime | None:
+    """The soonest instant after ``now`` at which an alert starts or ends (what a cached alert list is good until)."""
+    starts = sa_select(func.min(_ALERT.c.valid_from)).where(_ALERT.c.withdrawn.is_(False), _ALERT.c.valid_from > now)
+    ends = sa_select(func.min(_ALERT.c.valid_until)).where(_ALERT.c.withdrawn.is_(False), _ALERT.c.valid_until > now)
+    values = [(await reader.execute(q)).scalar() for q in (starts, ends)]
+    known = [v for v in values if v is not None]
+    return min(known) if known else None
+
+
+async def list_alerts(reader: Reader, *, after_id: int | None, limit: int) -> Sequence[Any]:
+    """Every alert (expired and withdrawn included), newest first, after ``after_id``."""
+    query = sa_select(*_ALERT.c).order_by(_ALERT.c.id.desc()).limit(limit)
+    if after_id is not None:
+        query = query.where(_ALERT.c.id < after_id)
+    return (await reader.execute(query)).all()
+
+
+async def insert_alert(connection: AsyncConnection, values: dict[str, Any]) -> int:
+    """Insert an alert; its id."""
+    result = await connection.execute(_ALERT.insert().values(**values).returning(_ALERT.c.id))
+    return int(result.scalar_one())
+
+
+async def update_alert(
+    connection: AsyncConnection, alert_id: int, expected_version: int, values: dict[str, Any]
+) -> bool:
+    """Write ``values`` and move the version on if the alert is still at ``expected_version``; whether it was."""
+    result = await connection.execute(
+        _ALERT.update()
+        .where(_ALERT.c.id == alert_id, _ALERT.c.version == expected_version)
+        .values(**values, version=expected_version + 1)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def commune_boundaries(reader: Reader, codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The GeoJSON boundary of each of these 2025 communes, by code (unknown codes left out)."""
+    if not codes:
+        return {}
+    query = sa_select(_COMMUNE.c.code, _COMMUNE.c.boundary).where(_COMMUNE.c.code.in_(sorted(set(codes))))
+    return {row.code: dict(row.boundary) for row in (await reader.execute(query)).all()}

@@ -17,6 +17,7 @@ Ownership rule: someone else's resource is a 404 (admins included: a session is 
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -77,6 +78,12 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST",   "/v1/editor/tours/{slug}/request-changes"):               (401, 403, 403, 403, 428, 403, 403),
     ("POST",   "/v1/editor/tours/{slug}/publish"):                       (401, 403, 403, 403, 428, 403, 403),
     ("POST",   "/v1/editor/tours/{slug}/archive"):                       (401, 403, 403, 403, 428, 403, 403),
+    # Alerts: the board and editors ({alert_id} names no alert: a read is 404, a write without If-Match 428).
+    ("GET",    "/v1/editor/alerts"):                                     (401, 403, 403, 403, 200, 200, 403),
+    ("POST",   "/v1/editor/alerts"):                                     (401, 403, 403, 403, 201, 201, 403),
+    ("GET",    "/v1/editor/alerts/{alert_id}"):                          (401, 403, 403, 403, 404, 404, 403),
+    ("PATCH",  "/v1/editor/alerts/{alert_id}"):                          (401, 403, 403, 403, 428, 428, 403),
+    ("POST",   "/v1/editor/alerts/{alert_id}/withdraw"):                 (401, 403, 403, 403, 428, 428, 403),
     ("GET",    "/v1/board/search/zero-results"):    (401, 403, 403, 403, 403, 200, 403),
     ("GET",    "/v1/owner/room-types/{room_type_id}/ical"):              (401, 403, 200, 404, 403, 403, 403),
     ("POST",   "/v1/owner/room-types/{room_type_id}/ical/rotate"):       (401, 403, 200, 404, 403, 403, 403),
@@ -138,6 +145,7 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/v1/communes"),
     ("GET", "/v1/communes/{code}"),
     ("GET", "/v1/offline-packs/{area}"),
+    ("GET", "/v1/alerts"),
     ("GET", "/v1/articles"),
     ("GET", "/v1/articles/{slug}"),
     ("GET", "/v1/tours"),
@@ -181,6 +189,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/auth/me/profile"): {"locale": "en"},
     ("PUT", "/v1/admin/users/{user_id}/roles"): {"roles": ["tourist"]},
     ("PATCH", "/v1/editor/destinations/{slug}"): {"name": "Phan Xi Păng"},
+    ("POST", "/v1/editor/alerts"): "alert",
+    ("PATCH", "/v1/editor/alerts/{alert_id}"): {"severity": "minor"},
     ("POST", "/v1/editor/articles"): {"translations": {"vi": {"title": "Bài viết ma trận"}}},
     ("POST", "/v1/editor/tours"): {"translations": {"vi": {"title": "Tuyến ma trận"}}},
     ("PATCH", "/v1/editor/articles/{slug}"): {"topics": ["food"]},
@@ -307,6 +317,7 @@ async def world(app: Litestar, client: httpx.AsyncClient, feed_url: str) -> Worl
             "user_id": ids["tourist"],
             "slug": "fansipan",
             "code": "03006",
+            "alert_id": "2147483000",
             "room_type_id": str(room_type_id),
             "calendar_id": str(calendars[0].id),
             "spare_calendar_id": str(calendars[1].id),
@@ -319,6 +330,14 @@ async def world(app: Litestar, client: httpx.AsyncClient, feed_url: str) -> Worl
             "walk_in": tonight,
             "calendar": {"start": future(1).isoformat(), "end": future(8).isoformat(), "price": 950_000},
             "attach": {"code": payments["attach_code"]},
+            "alert": {
+                "category": "weather",
+                "severity": "moderate",
+                "valid_from": utcnow().isoformat(),
+                "valid_until": (utcnow() + timedelta(days=1)).isoformat(),
+                "communes": ["03006"],
+                "translations": {"vi": {"headline": "Sương muối trên đèo"}},
+            },
         },
     )
 
