@@ -17,6 +17,7 @@ from src.booking.channel_controllers import ChannelCalendarController, IcalExpor
 from src.booking.controllers import BookingController, PropertyController
 from src.booking.owner_controllers import OwnerController
 from src.guide.alert_controllers import AlertController, EditorAlertController
+from src.guide.calendar_controllers import EditorEventController, EventController
 from src.guide.content_controllers import (
     ArticleController,
     EditorArticleController,
@@ -222,6 +223,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EditorTourController,
             AlertController,
             EditorAlertController,
+            EventController,
+            EditorEventController,
             EditorMediaController,
             MediaController,
             SearchController,

@@ -22,6 +22,7 @@ from sqlalchemy import make_url
 from src.app import create_jobs
 from src.booking.samples import load_samples
 from src.guide.importer import ImportReport, apply_catalogue, destination_count, load_catalogue
+from src.guide.samples import load_guide_samples
 from src.kernel.auth.credentials import default_passwords
 from src.kernel.auth.models import ROLE_VALUES
 from src.kernel.auth.service import AuthService
@@ -90,11 +91,12 @@ async def _load_samples(settings: Settings) -> None:
         async with unit_of_work(engine) as session:
             report = await load_samples(session, utcnow(), announce=False)
             accounts = await ensure_sample_accounts(session)
+            guide = await load_guide_samples(session)
     finally:
         await engine.dispose()
     console.print(
-        f"sample properties (fictional, is_sample): {report.summary()}, {accounts} fictional bank account(s) "
-        f"in {time.perf_counter() - started:.2f} s"
+        f"sample properties (fictional, is_sample): {report.summary()}, {accounts} fictional bank account(s), "
+        f"{guide} sample guide item(s) in {time.perf_counter() - started:.2f} s"
     )
 
 

@@ -3,7 +3,6 @@
 
 from typing import Annotated
 
-import msgspec
 from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, JSONBody, Parameter
@@ -12,7 +11,7 @@ from src.guide.alert_schemas import AlertFields, AlertPage, EditorAlert, EditorA
 from src.guide.alerts import AlertService, EditorAlertService
 from src.guide.deps import provide_alert_service, provide_editor_alert_service
 from src.kernel.auth.guards import requires_role
-from src.kernel.caching import entity_tag, none_match
+from src.kernel.caching import short_lived
 from src.kernel.errors import problem_responses
 from src.kernel.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
@@ -45,11 +44,7 @@ class AlertController(Controller):
         filter; filters add up), most severe first. Expired, withdrawn and not-yet-valid alerts are never served;
         `Cache-Control: max-age` stops at the next start or end of an alert. `ETag` and 304 as everywhere."""
         page, max_age = await service.touching(lat=lat, lon=lon, commune=commune, tour=tour)
-        etag = entity_tag(msgspec.json.encode(page))
-        headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
-        if if_none_match and none_match(if_none_match, etag):
-            return Response(b"", status_code=304, headers=headers)  # type: ignore[arg-type]
-        return Response(page, headers=headers)
+        return short_lived(page, if_none_match, max_age)
 
 
 class EditorAlertController(Controller):

@@ -3,9 +3,11 @@
 Controllers read inputs, make one service call and return its result; rules live in ``service.py``.
 """
 
+from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Response, get, patch
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, JSONBody, Parameter
 
@@ -20,11 +22,13 @@ from src.guide.schemas import (
     DestinationEdit,
     DestinationPage,
     FeatureCollection,
+    OpeningState,
 )
 from src.guide.service import MAX_RADIUS_KM, CatalogueService, DestinationQuery, EditorService, near_of
 from src.kernel.auth.guards import requires_role
-from src.kernel.caching import none_match
-from src.kernel.errors import problem_responses
+from src.kernel.caching import none_match, short_lived
+from src.kernel.deps import clock
+from src.kernel.errors import InvalidParameter, problem_responses
 from src.kernel.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 GEOJSON_MEDIA_TYPE = "application/geo+json"
@@ -81,6 +85,30 @@ class DestinationController(Controller):
     ) -> DestinationDetail:
         """One destination with its names in every locale held, aliases, quality flags, sources and licences."""
         return await service.get_destination(slug)
+
+    @get("/{slug:str}/hours", responses=problem_responses(404, 422), security=[])
+    async def get_opening_state(
+        self,
+        state: State,
+        service: NamedDependency[CatalogueService],
+        slug: Annotated[str, Parameter(max_length=160)],
+        at: Annotated[
+            datetime | None, Parameter(description="RFC 3339 instant with its offset (default: now).")
+        ] = None,
+        if_none_match: Annotated[
+            str | None, HeaderParameter(name="If-None-Match", max_length=1000, description="RFC 9110 §13.1.2.")
+        ] = None,
+    ) -> Response[OpeningState]:
+        """Whether the destination is open now (or at `at`) and when that changes, in Vietnam's local time, from
+        its OpenStreetMap `opening_hours` with public holidays (`PH`) from the shipped holiday file. Kept by
+        clients at most 60 s, never past the next opening or closing."""
+        if at is not None and at.tzinfo is None:
+            raise InvalidParameter.of_field("at", "an RFC 3339 time with its offset", "query")
+        now = clock(state)
+        opening = await service.opening_state(slug, at or now)
+        change = opening.opens_at or opening.closes_at
+        max_age = 60 if change is None else min(60, int((change - (at or now)).total_seconds()))
+        return short_lived(opening, if_none_match, max_age if at is None else 3600)
 
 
 class MapController(Controller):

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.guide.alerts import AlertService, EditorAlertService
+from src.guide.calendar import EditorEventService, EventService
 from src.guide.content import ContentService, EditorContentService
 from src.guide.media import MediaReader, MediaService
 from src.guide.offline import OfflinePackService
@@ -91,3 +92,17 @@ async def provide_editor_alert_service(
 ) -> EditorAlertService:
     """An ``EditorAlertService`` on the request's unit of work, acting as the authenticated board member or editor."""
     return EditorAlertService(session, current_identity(request).id, clock(state), request.app.stores)
+
+
+async def provide_event_service(state: State, response_locale: NamedDependency[str]) -> AsyncIterator[EventService]:
+    """An ``EventService`` on a reader of the request, in the negotiated locale."""
+    read_path: ReadPath = state.read_path
+    async with read_path.connect() as reader:
+        yield EventService(reader, response_locale)
+
+
+async def provide_editor_event_service(
+    request: Request[Any, Any, Any], session: NamedDependency[AsyncSession]
+) -> EditorEventService:
+    """An ``EditorEventService`` on the request's unit of work, as the authenticated editor."""
+    return EditorEventService(session, current_identity(request).id, request.app.stores)

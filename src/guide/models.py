@@ -160,6 +160,8 @@ class Destination(SQLModel, table=True):
     quality_flags: list[str] = Field(sa_column=Column(JSON, nullable=False))
     possible_duplicates: list[str] = Field(sa_column=Column(JSON, nullable=False))
     qa_note: str | None = Field(default=None, max_length=1000)
+    #: OpenStreetMap ``opening_hours`` syntax, set by editors (``src/guide/hours.py``); ``None`` when unknown.
+    opening_hours: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -444,5 +446,33 @@ class GuideAlert(SQLModel, table=True):
     version: int = 1
     created_by: UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     updated_by: UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class GuideEvent(SQLModel, table=True):
+    """A recurring happening of the guide (``src/guide/calendar.py``): a market day (an RFC 5545 ``RRULE`` from a
+    local start date and time, with a duration) or a festival fixed in the Vietnamese lunar calendar (lunar month,
+    day, leap flag, number of days). Tied to a destination (slug) and/or a 2025 commune; texts per locale in
+    ``translations``; ``source`` and ``licence`` say where the facts come from."""
+
+    __tablename__ = "guide_event"
+    __table_args__ = (
+        CheckConstraint("kind IN ('market', 'festival', 'other')", name="kind_known"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=160, unique=True)
+    kind: str = Field(max_length=16, index=True)
+    destination_slug: str | None = Field(default=None, max_length=160, index=True)
+    commune_code: str | None = Field(default=None, foreign_key="commune.code", index=True, max_length=5)
+    recurrence: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    translations: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=300)
+    licence: str = Field(max_length=120)
+    is_sample: bool = False
+    version: int = 1
+    created_by: UUID | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -30,7 +30,7 @@ import json
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, cast
 
 import msgspec
@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.guide import repository
 from src.guide.alerts import active_alerts
+from src.guide.calendar import events_between
 from src.guide.content import ContentReader
 from src.guide.content_schemas import ArticleView, TourView
 from src.guide.media import media_manifest
@@ -47,6 +48,7 @@ from src.guide.service import COMMUNE_CODE, SLUG, CatalogueService
 from src.kernel.db import Reader, unit_of_work, utcnow
 from src.kernel.errors import NotFound
 from src.kernel.jobs import JobContext, PeriodicJob
+from src.kernel.localtime import local_today
 
 #: Version of the archive layout; part of every pack version, so a layout change gives every area a new version.
 FORMAT = 1
@@ -312,10 +314,23 @@ class OfflinePackService:
         return items
 
     async def _happenings(self, area: Area, places: Sequence[Feature], tours: Sequence[TourView]) -> list[PackItem]:
-        """The alerts in force that touch the area (its commune, or the tour, its route and its stops' communes;
-        a commune pack also takes those of the tours it carries)."""
+        """The area's events with their occurrences from 1 January of this year (Vietnam's) to 31 December of the
+        next, and the alerts in force that touch the area (its commune, or the tour, its route and its stops'
+        communes; a commune pack also takes those of the tours it carries)."""
         communes = [area.id] if area.kind == "commune" else []
         communes += sorted({s.destination.commune for t in tours for s in t.stops if s.destination.commune})
+        year = local_today(self.now).year
+        calendar = await events_between(
+            self.reader, date(year, 1, 1), date(year + 1, 12, 31), locale=self.locale, commune_codes=communes,
+            destination_slugs=[str(f.id) for f in places],
+        )  # fmt: skip
+        by_event: dict[str, list[dict[str, Any]]] = {}
+        for occurrence in calendar.items:
+            by_event.setdefault(occurrence.event, []).append(msgspec.to_builtins(occurrence))
+        events = [
+            PackItem("event", f"event:{slug}", {"event": slug, "occurrences": found})
+            for slug, found in by_event.items()
+        ]
         items: dict[int, PackItem] = {}
         routes: list[list[list[float]] | None] = [t.route.geometry.coordinates for t in tours] or [None]
         for route in routes:
@@ -324,7 +339,7 @@ class OfflinePackService:
                 tour_slugs=[t.slug for t in tours], route=route,
             ):  # fmt: skip
                 items[alert.id] = PackItem("alert", f"alert:{alert.id}", msgspec.to_builtins(alert))
-        return list(items.values())
+        return events + list(items.values())
 
     async def _record(self, area: Area, version: str, index: dict[str, str]) -> None:
         if await repository.pack_snapshot(self.reader, area.key, self.locale, version) is not None:

@@ -313,6 +313,7 @@ class DetailRow(SummaryRow, Protocol):
     licence: str
     attribution: str
     updated_at: Any
+    opening_hours: str | None
 
 
 class DetailPart(Protocol):
@@ -345,6 +346,7 @@ _DETAIL_COLUMNS = (
     Destination.licence,
     Destination.attribution,
     Destination.updated_at,
+    Destination.opening_hours,
 )
 
 
@@ -545,12 +547,16 @@ async def bump_version(
     expected: datetime,
     new: datetime,
     primary_name: str | None = None,
+    opening_hours: tuple[str | None] | None = None,
 ) -> bool:
     """Move the destination from version ``expected`` to ``new`` (its ``updated_at``), setting its primary name (and
-    folded form) when ``primary_name`` is given, in one conditional ``UPDATE ... WHERE updated_at = :expected``.
+    folded form) when ``primary_name`` is given and its opening hours when ``opening_hours`` is given (a 1-tuple:
+    ``(None,)`` clears them), in one conditional ``UPDATE ... WHERE updated_at = :expected``.
 
     ``False`` when another writer moved it first (the database settles the race on both engines; STACK-NOTES)."""
     values: dict[str, Any] = {"updated_at": new}
+    if opening_hours is not None:
+        values["opening_hours"] = opening_hours[0]
     if primary_name is not None:
         values.update(name=primary_name, name_folded=fold(primary_name))
     statement = (

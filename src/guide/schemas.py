@@ -97,6 +97,25 @@ class DestinationDetail(msgspec.Struct):
     aliases: list[Alias]
     sources: list[SourceRecord]
     updated_at: datetime
+    #: OpenStreetMap ``opening_hours`` syntax (local time of Vietnam), ``null`` when unknown; whether it is open
+    #: now is ``GET /v1/destinations/{slug}/hours``.
+    opening_hours: str | None = None
+
+
+class OpeningState(msgspec.Struct):
+    """Whether a destination is open at ``at`` (local time of Vietnam, ``+07:00``), from its ``opening_hours``
+    with public holidays (``PH``) from the shipped holiday file: ``open_now`` (``null`` when unknown: no hours, or
+    the expression says unknown), ``opens_at``/``closes_at`` (the next change), ``holidays_known`` (the years the
+    holiday file covers)."""
+
+    slug: str
+    opening_hours: str | None
+    at: datetime
+    open_now: bool | None
+    opens_at: datetime | None
+    closes_at: datetime | None
+    comment: str | None
+    holidays_known: list[int]
 
 
 class CommuneSummary(msgspec.Struct):
@@ -203,12 +222,15 @@ class DestinationEdit(msgspec.Struct, forbid_unknown_fields=True):
             always keeps its Vietnamese or source name).
         add_aliases: aliases to add (an existing spelling in the same language is left as it is).
         remove_aliases: spellings to remove, in every language.
+        opening_hours: the opening hours in OpenStreetMap syntax (``src/guide/hours.py``), ``null`` to clear.
     """
 
     name: EditedName | None = None
     translations: dict[Annotated[str, msgspec.Meta(pattern=EDITABLE_LOCALE)], EditedName | None] | None = None
     add_aliases: Annotated[list[AliasInput], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
     remove_aliases: Annotated[list[EditedName], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
+    #: OpenStreetMap ``opening_hours`` syntax (``Mo-Su 07:00-17:00; PH off``), or ``null`` to clear them.
+    opening_hours: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 # -- media ---------------------------------------------------------------------------------------------------------

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import msgspec
 from litestar.stores.registry import StoreRegistry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from src.guide import repository
 from src.guide.events import catalogue_changed
 from src.guide.geo import Box, circle_box, distances_m
+from src.guide.hours import holiday_years, hours_state
+from src.guide.hours import validate as validate_hours
 from src.guide.names import fold
 from src.guide.repository import CommuneName, CommuneRow, SummaryRow
 from src.guide.schemas import (
@@ -35,6 +38,7 @@ from src.guide.schemas import (
     FeatureProperties,
     FormerUnit,
     Location,
+    OpeningState,
     PointGeometry,
     SourceRecord,
 )
@@ -42,6 +46,7 @@ from src.kernel.caching import purge_after_commit
 from src.kernel.db import Reader, connection_reader, utcnow
 from src.kernel.errors import InvalidParameter, NotFound, PreconditionFailed, PreconditionRequired
 from src.kernel.i18n import fallback_chain, pick
+from src.kernel.localtime import VIETNAM
 from src.kernel.pagination import decode_cursor, encode_cursor, query_fingerprint
 from src.kernel.text import clean_text
 
@@ -221,6 +226,29 @@ class CatalogueService:
             aliases=[alias for _, alias in aliases],
             sources=[primary, *extra],
             updated_at=row.updated_at,
+            opening_hours=row.opening_hours,
+        )
+
+    async def opening_state(self, slug: str, at: datetime) -> OpeningState:
+        """Whether the destination ``slug`` is open at ``at`` (aware) and when that changes; ``NotFound`` (404)."""
+        row = await repository.get_destination(self.reader, slug) if SLUG.fullmatch(slug) else None
+        if row is None:
+            raise NotFound(f"No destination has the slug {slug!r}.")
+        first, last = holiday_years()
+        local = at.astimezone(VIETNAM)
+        if row.opening_hours is None:
+            return OpeningState(slug=slug, opening_hours=None, at=local, open_now=None, opens_at=None, closes_at=None,
+                                comment=None, holidays_known=list(range(first, last + 1)))  # fmt: skip
+        state = hours_state(row.opening_hours, at)
+        return OpeningState(
+            slug=slug,
+            opening_hours=row.opening_hours,
+            at=local,
+            open_now=state.open_now,
+            opens_at=state.opens_at,
+            closes_at=state.closes_at,
+            comment=state.comment or None,
+            holidays_known=list(range(first, last + 1)),
         )
 
     async def map_features(self, box: Box, kinds: Sequence[str], limit: int) -> FeatureCollection:
@@ -457,8 +485,11 @@ class EditorService:
         names, removed = self._names(edit)
         aliases = [(_clean_name(a.name, "add_aliases.name"), a.lang, a.kind) for a in edit.add_aliases]
         dropped = [_clean_name(a, "remove_aliases") for a in edit.remove_aliases]
-        if not (names or removed or aliases or dropped):
-            message = "the edit changes nothing: give name, translations, add_aliases or remove_aliases"
+        hours: tuple[str | None] | None = None
+        if edit.opening_hours is not msgspec.UNSET:
+            hours = (validate_hours(edit.opening_hours) if edit.opening_hours is not None else None,)
+        if not (names or removed or aliases or dropped or hours):
+            message = "the edit changes nothing: give name, translations, add_aliases, remove_aliases or opening_hours"
             raise InvalidParameter(message, errors=[{"field": "body", "source": "body", "message": message}])
         connection = await self.session.connection()
         row = await repository.editable_destination(connection, slug) if SLUG.fullmatch(slug) else None
@@ -469,7 +500,7 @@ class EditorService:
         new_version = max(utcnow(), row.updated_at + timedelta(microseconds=1))
         primary = names.get("vi") if row.name_locale == "vi" else None
         moved = await repository.bump_version(
-            connection, row.id, expected=row.updated_at, new=new_version, primary_name=primary
+            connection, row.id, expected=row.updated_at, new=new_version, primary_name=primary, opening_hours=hours
         )
         if not moved:
             raise PreconditionFailed(f"destination {slug!r} was changed by another edit just now; read it again")

@@ -26,7 +26,8 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Request
+import msgspec
+from litestar import Request, Response
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -321,3 +322,14 @@ async def clear_response_cache(redis_url: str) -> bool:
     finally:
         await redis.aclose()
     return True
+
+
+def short_lived(content: Any, if_none_match: str | None, max_age: int) -> Response[Any]:
+    """A JSON response that clients may keep only ``max_age`` seconds (a state that changes at a known time: an
+    alert's end, a closing hour), with its own weak ``ETag`` over the msgspec encoding and 304 on a matching
+    ``If-None-Match`` (RFC 9110 §13.1.2). Its ``Cache-Control`` keeps the caching middleware's longer default off."""
+    etag = entity_tag(msgspec.json.encode(content))
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max(0, int(max_age))}"}
+    if if_none_match and none_match(if_none_match, etag):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(content, headers=headers)

@@ -11,7 +11,9 @@ from litestar import Litestar
 
 from src.app import create_app
 from src.guide.offline import read_archive
+from src.guide.samples import load_guide_samples
 from src.kernel.config import Settings
+from src.kernel.db import unit_of_work
 from src.kernel.jobs import bind as bind_jobs
 from tests.conftest import RecordedJobs, catalogue_database
 from tests.guide.content_support import publish, step
@@ -61,9 +63,13 @@ async def reviewer(pack_app: Litestar, http: httpx.AsyncClient) -> dict[str, str
 
 
 @pytest.fixture(scope="module")
-async def content(http: httpx.AsyncClient, editor: dict[str, str], reviewer: dict[str, str]) -> dict[str, str]:
-    """A published tour of two Sa Pa villages and a published article about the first; their slugs and the
-    article's ETag."""
+async def content(
+    pack_app: Litestar, http: httpx.AsyncClient, editor: dict[str, str], reviewer: dict[str, str]
+) -> dict[str, str]:
+    """The sample events, a published tour of two Sa Pa villages and a published article about the first; their
+    slugs and the article's ETag."""
+    async with unit_of_work(pack_app.state.engine) as session:
+        await load_guide_samples(session)
     near = await http.get(
         "/v1/destinations", params={"lat": 22.3364, "lon": 103.8438, "radius_km": 5, "kind": "village", "limit": 2}
     )
@@ -114,6 +120,9 @@ async def test_the_sa_pa_pack_is_reproducible_small_and_revalidates(
     assert not_modified.status_code == 304
     assert not_modified.content == b""
     assert [t["slug"] for t in members["tours.json"]["items"]] == [content["tour"]]
+    tet = next(e for e in members["events.json"]["items"] if e["event"] == "tet-nguyen-dan")
+    assert all(o["kind"] == "festival" for o in tet["occurrences"])
+    assert len(tet["occurrences"]) == 2  # this year's and next year's
     assert [a["slug"] for a in members["articles.json"]["items"]] == [content["article"]]
     assert members["articles.json"]["items"][0]["title_locale"] == "en"
     route = members["routes.geojson"]["features"][0]
