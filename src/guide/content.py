@@ -495,7 +495,9 @@ class EditorContentService:
     """The editors' side of articles and tours: drafts, edits, the workflow steps, revisions and history. Runs in the
     request's unit of work (never commits); ``actor`` is the editor making the request."""
 
-    def __init__(self, session: AsyncSession, locale: str, actor: UUID, stores: StoreRegistry | None = None) -> None:
+    def __init__(
+        self, session: AsyncSession, locale: str, actor: UUID | None, stores: StoreRegistry | None = None
+    ) -> None:
         self.session = session
         self.locale = locale
         self.actor = actor
@@ -590,10 +592,12 @@ class EditorContentService:
         return await self.get(kind, slug)
 
     async def step(
-        self, kind: str, slug: str, if_match: str | None, action: str, note: str | None = None
+        self, kind: str, slug: str, if_match: str | None, action: str, note: str | None = None, *, system: bool = False
     ) -> tuple[EditorItem, str]:
         """A workflow step: ``submit``, ``request_changes``, ``publish`` or ``archive``. ``WorkflowConflict`` (409)
-        when the step does not apply to the item's status, ``ReviewerIsAuthor`` (403) when the author publishes."""
+        when the step does not apply to the item's status, ``ReviewerIsAuthor`` (403) when the author publishes.
+        ``system`` is for the sample loader only (no account authored or reviews the shipped samples: both are
+        recorded as ``None``); no HTTP route sets it."""
         row = await self._checked(kind, slug, if_match)
         if note is not None:
             note = clean_text(note, "note", multiline=True)
@@ -623,7 +627,7 @@ class EditorContentService:
                 raise WorkflowConflict(
                     f"a {kind} goes to review with its Vietnamese {', '.join(missing)}", missing=missing
                 )
-        if action == "publish" and row.author_id == self.actor:
+        if action == "publish" and row.author_id == self.actor and not system:
             raise ReviewerIsAuthor("another editor must review and publish what you wrote")
         now = utcnow()
         await self._write(row, {"status": target}, now)
