@@ -6,9 +6,11 @@ Controllers read inputs, make one service call and return its result; rules live
 from typing import Annotated
 
 from litestar import Controller, Response, get, patch
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, JSONBody, Parameter
 
+from src.guide import qr
 from src.guide.deps import provide_catalogue_service, provide_editor_service
 from src.guide.geo import parse_bbox
 from src.guide.models import DestinationKind
@@ -30,6 +32,31 @@ COMMUNE_CODE = r"^[0-9]{5}$"
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description=f"Page size (max {MAX_LIMIT}).")]
 Cursor = Annotated[str | None, Parameter(max_length=512, description="`next_cursor` of the previous page.")]
+#: How long apps, browsers and proxies may reuse a QR image before revalidating (a day: the image changes only when
+#: ``LAOCAI_DEEP_LINK_BASE`` does, so it is long-lived but not ``immutable``).
+QR_MAX_AGE = 86_400
+QrScale = Annotated[
+    int,
+    Parameter(
+        ge=qr.MIN_SCALE,
+        le=qr.MAX_SCALE,
+        description=f"Pixels (SVG: user units) per module, {qr.MIN_SCALE}..{qr.MAX_SCALE}.",
+    ),
+]
+QrLevelParam = Annotated[
+    qr.QrLevel,
+    Parameter(
+        description="Error correction (ISO/IEC 18004 §7.5.1): `Q` (~25 % may be damaged; signs outdoors, the "
+        "default) or `M` (~15 %; a smaller symbol for print and screens)."
+    ),
+]
+QrLang = Annotated[
+    str | None,
+    Parameter(
+        max_length=35,
+        description="Also the language of the link: the deep link gets `?lang=<negotiated locale>` when given.",
+    ),
+]
 Kinds = Annotated[
     list[DestinationKind] | None,
     Parameter(description="Only these kinds (repeat the parameter for several)."),
@@ -79,6 +106,53 @@ class DestinationController(Controller):
     ) -> DestinationDetail:
         """One destination with its names in every locale held, aliases, quality flags, sources and licences."""
         return await service.get_destination(slug)
+
+    @get(
+        "/{slug:str}/qr.svg",
+        media_type=qr.MEDIA_TYPES["svg"],
+        responses=problem_responses(404, 422),
+        security=[],
+        cache=True,
+        opt={"cache_max_age": QR_MAX_AGE},
+    )
+    async def qr_svg(
+        self,
+        state: State,
+        service: NamedDependency[CatalogueService],
+        slug: Annotated[str, Parameter(max_length=160)],
+        scale: QrScale = qr.DEFAULT_SCALE,
+        error: QrLevelParam = qr.DEFAULT_LEVEL,
+        lang: QrLang = None,
+    ) -> Response[bytes]:
+        """A QR code (SVG, `image/svg+xml`) for a sign at the destination: it encodes the deep link
+        `LAOCAI_DEEP_LINK_BASE + slug` (`+ ?lang=` when `lang` is given). 404 for an unknown slug."""
+        body = await service.destination_qr(
+            slug, base=state.settings.deep_link_base, image="svg", scale=scale, level=error, with_lang=lang is not None
+        )
+        return Response(body, media_type=qr.MEDIA_TYPES["svg"])
+
+    @get(
+        "/{slug:str}/qr.png",
+        media_type=qr.MEDIA_TYPES["png"],
+        responses=problem_responses(404, 422),
+        security=[],
+        cache=True,
+        opt={"cache_max_age": QR_MAX_AGE},
+    )
+    async def qr_png(
+        self,
+        state: State,
+        service: NamedDependency[CatalogueService],
+        slug: Annotated[str, Parameter(max_length=160)],
+        scale: QrScale = qr.DEFAULT_SCALE,
+        error: QrLevelParam = qr.DEFAULT_LEVEL,
+        lang: QrLang = None,
+    ) -> Response[bytes]:
+        """The same QR code as a PNG (`image/png`), `scale` px per module plus a 4-module quiet zone."""
+        body = await service.destination_qr(
+            slug, base=state.settings.deep_link_base, image="png", scale=scale, level=error, with_lang=lang is not None
+        )
+        return Response(body, media_type=qr.MEDIA_TYPES["png"])
 
 
 class MapController(Controller):

@@ -116,6 +116,8 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/v1/map/features"),
     ("GET", "/v1/communes"),
     ("GET", "/v1/communes/{code}"),
+    ("GET", "/v1/destinations/{slug}/qr.svg"),
+    ("GET", "/v1/destinations/{slug}/qr.png"),
     ("GET", "/v1/search"),
     ("GET", "/v1/search/suggest"),
     ("POST", "/v1/auth/register"),
