@@ -229,9 +229,12 @@ _PERCENTILE = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)", re.MULTILINE)
 _UNIT_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
-def wrk(url: str, args: argparse.Namespace, seconds: float, pid: int) -> Run:
-    """One ``wrk -t1 -cN -dS --latency`` run; the server's CPU time is read around it."""
+def wrk(url: str, args: argparse.Namespace, seconds: float, pid: int, script: Path | None = None) -> Run:
+    """One ``wrk -t1 -cN -dS --latency`` run (with a Lua ``script`` when given); the server's CPU time is read
+    around it."""
     command = [args.wrk, f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds:g}s", "--latency", url]
+    if script is not None:
+        command[1:1] = ["-s", str(script)]
     if args.accept_encoding:
         command[1:1] = ["-H", f"Accept-Encoding: {args.accept_encoding}"]
     before = process_cpu_seconds(pid)

@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, JSONBody, Parameter
 
+from src.guide import qr
 from src.guide.deps import provide_catalogue_service, provide_editor_service, provide_offline_pack_service
 from src.guide.geo import parse_bbox
 from src.guide.models import DestinationKind
@@ -43,6 +44,32 @@ Kinds = Annotated[
 BBox = Annotated[
     str | None,
     Parameter(max_length=200, description="`minLon,minLat,maxLon,maxLat` in WGS84 degrees (RFC 7946 §5)."),
+]
+
+#: How long apps, browsers and proxies may reuse a QR image before revalidating (a day: the image changes only when
+#: ``LAOCAI_DEEP_LINK_BASE`` does, so it is long-lived but not ``immutable``).
+QR_MAX_AGE = 86_400
+QrScale = Annotated[
+    int,
+    Parameter(
+        ge=qr.MIN_SCALE,
+        le=qr.MAX_SCALE,
+        description=f"Pixels (SVG: user units) per module, {qr.MIN_SCALE}..{qr.MAX_SCALE}.",
+    ),
+]
+QrLevelParam = Annotated[
+    qr.QrLevel,
+    Parameter(
+        description="Error correction (ISO/IEC 18004 §7.5.1): `Q` (~25 % may be damaged; signs outdoors, the "
+        "default) or `M` (~15 %; a smaller symbol for print and screens)."
+    ),
+]
+QrLang = Annotated[
+    str | None,
+    Parameter(
+        max_length=35,
+        description="Also the language of the link: the deep link gets `?lang=<negotiated locale>` when given.",
+    ),
 ]
 
 
@@ -109,6 +136,53 @@ class DestinationController(Controller):
         change = opening.opens_at or opening.closes_at
         max_age = 60 if change is None else min(60, int((change - (at or now)).total_seconds()))
         return short_lived(opening, if_none_match, max_age if at is None else 3600)
+
+    @get(
+        "/{slug:str}/qr.svg",
+        media_type=qr.MEDIA_TYPES["svg"],
+        responses=problem_responses(404, 422),
+        security=[],
+        cache=True,
+        opt={"cache_max_age": QR_MAX_AGE},
+    )
+    async def qr_svg(
+        self,
+        state: State,
+        service: NamedDependency[CatalogueService],
+        slug: Annotated[str, Parameter(max_length=160)],
+        scale: QrScale = qr.DEFAULT_SCALE,
+        error: QrLevelParam = qr.DEFAULT_LEVEL,
+        lang: QrLang = None,
+    ) -> Response[bytes]:
+        """A QR code (SVG, `image/svg+xml`) for a sign at the destination: it encodes the deep link
+        `LAOCAI_DEEP_LINK_BASE + slug` (`+ ?lang=` when `lang` is given). 404 for an unknown slug."""
+        body = await service.destination_qr(
+            slug, base=state.settings.deep_link_base, image="svg", scale=scale, level=error, with_lang=lang is not None
+        )
+        return Response(body, media_type=qr.MEDIA_TYPES["svg"])
+
+    @get(
+        "/{slug:str}/qr.png",
+        media_type=qr.MEDIA_TYPES["png"],
+        responses=problem_responses(404, 422),
+        security=[],
+        cache=True,
+        opt={"cache_max_age": QR_MAX_AGE},
+    )
+    async def qr_png(
+        self,
+        state: State,
+        service: NamedDependency[CatalogueService],
+        slug: Annotated[str, Parameter(max_length=160)],
+        scale: QrScale = qr.DEFAULT_SCALE,
+        error: QrLevelParam = qr.DEFAULT_LEVEL,
+        lang: QrLang = None,
+    ) -> Response[bytes]:
+        """The same QR code as a PNG (`image/png`), `scale` px per module plus a 4-module quiet zone."""
+        body = await service.destination_qr(
+            slug, base=state.settings.deep_link_base, image="png", scale=scale, level=error, with_lang=lang is not None
+        )
+        return Response(body, media_type=qr.MEDIA_TYPES["png"])
 
 
 class MapController(Controller):

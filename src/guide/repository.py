@@ -420,6 +420,14 @@ async def slugs_by_source_id(reader: Reader, source_ids: Sequence[str]) -> dict[
     return {row.source_id: row.slug for row in rows}
 
 
+_DESTINATION_EXISTS = sa_select(_DESTINATION.c.id).where(_DESTINATION.c.slug == bindparam("slug")).limit(1)
+
+
+async def destination_exists(reader: Reader, slug: str) -> bool:
+    """True when a destination has the slug ``slug`` (one indexed lookup of the unique slug)."""
+    return (await reader.execute(_DESTINATION_EXISTS, {"slug": slug})).first() is not None
+
+
 class CommuneRow(CommuneName, Protocol):
     """The columns of a 2025 commune that its summary shows (``boundary`` only where the detail reads it)."""
 

@@ -15,7 +15,7 @@ import msgspec
 from litestar.stores.registry import StoreRegistry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from src.guide import repository
+from src.guide import qr, repository
 from src.guide.events import catalogue_changed
 from src.guide.geo import Box, circle_box, distances_m
 from src.guide.hours import holiday_years, hours_state
@@ -162,6 +162,24 @@ class CatalogueService:
             d, row_id = page_entries[-1]
             next_cursor = encode_cursor(fingerprint, [d, row_id])
         return DestinationPage(items=items, next_cursor=next_cursor)
+
+    async def destination_qr(
+        self,
+        slug: str,
+        *,
+        base: str,
+        image: qr.QrImage,
+        scale: int = qr.DEFAULT_SCALE,
+        level: qr.QrLevel = qr.DEFAULT_LEVEL,
+        with_lang: bool = False,
+    ) -> bytes:
+        """The QR code for a sign at the destination ``slug`` (``src/guide/qr.py``): the deep link ``base + slug``
+        (``+ "?lang=<negotiated locale>"`` when ``with_lang``) as SVG or PNG bytes at ``scale`` px per module and
+        error correction ``level``. Raises ``NotFound`` (404) for an unknown slug."""
+        if not (SLUG.fullmatch(slug) and await repository.destination_exists(self.reader, slug)):
+            raise NotFound(f"No destination has the slug {slug!r}.")
+        link = qr.deep_link(base, slug, self.locale if with_lang else None)
+        return qr.render(link, image, scale, level)
 
     async def get_destination(self, slug: str) -> DestinationDetail:
         """One destination by slug; raises ``NotFound`` (404)."""

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
         smtp_ssl: implicit TLS from the first byte (port 465) instead of STARTTLS.
         smtp_timeout_seconds: timeout of each SMTP socket operation, seconds.
         mail_from: the ``From`` of every message (its domain also names the ``Message-ID``s).
+        deep_link_base: where a QR code at a site sends a phone: the app's (or website's) deep-link prefix, an
+            absolute ``https://`` or ``http://`` URL ending in ``/``; a destination's link is this base followed by
+            its slug (``https://laocai.travel/d/sa-pa``), plus ``?lang=`` when the QR was asked for in a language.
     """
 
     model_config = SettingsConfigDict(env_prefix="LAOCAI_", extra="ignore")
@@ -105,6 +108,7 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     cors_origins: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1)
+    deep_link_base: str = Field(default="https://laocai.travel/d/", max_length=200, pattern=r"^https?://[^\s?#]+/$")
 
     @field_validator("rate_limit_public", "rate_limit_auth")
     @classmethod

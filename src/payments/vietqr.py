@@ -31,8 +31,6 @@ The money goes straight to the property's own account; a bank feed posts each in
 """
 
 import csv
-import io
-import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -42,6 +40,7 @@ from pathlib import Path
 import segno
 
 from src.booking import codes
+from src.kernel import qr
 from src.kernel.config import PROJECT_ROOT
 
 #: NAPAS' GUID (application identifier) of VietQR in Merchant Account Information ID 38.
@@ -227,7 +226,7 @@ def codes_in(description: str) -> list[str]:
 # --- QR images -----------------------------------------------------------------------------------------------------
 
 #: Modules of quiet zone around the symbol (ISO/IEC 18004 asks for 4).
-QUIET_ZONE = 4
+QUIET_ZONE = qr.QUIET_ZONE
 #: The smallest PNG side in pixels: a phone scans it comfortably from a screen or a print at arm's length.
 MIN_PNG_PIXELS = 400
 #: SVG user units (px) per module. Payloads take QR versions 5 to 8 at level M (37 to 49 modules + quiet zone).
@@ -237,41 +236,22 @@ SVG_SCALE = 8
 def _qr(text: str) -> segno.QRCode:
     """The QR symbol for ``text``: error correction level M (about 15 % of the symbol may be damaged), not raised
     automatically so the level is what the spec asks, the smallest version that fits."""
-    return segno.make_qr(text, error="m", boost_error=False)
+    return qr.symbol(text, "m")
 
 
 def qr_svg(payload: str) -> bytes:
     """The QR code of ``payload`` as an SVG document (UTF-8 bytes, no XML declaration, ``<svg>`` root with the
     SVG namespace, width/height in px at 8 px per module plus a 4-module quiet zone). The same payload always gives
     the same bytes (no ids, dates or random values are written)."""
-    out = io.BytesIO()
-    _qr(payload).save(
-        out,
-        kind="svg",
-        scale=SVG_SCALE,
-        border=QUIET_ZONE,
-        xmldecl=False,
-        svgns=True,
-        svgclass=None,
-        lineclass=None,
-        omitsize=False,
-        nl=True,
-        dark="#000",
-        light="#fff",
-    )
-    return out.getvalue()
+    return qr.svg(_qr(payload), SVG_SCALE)
 
 
 def qr_png(payload: str) -> bytes:
     """The QR code of ``payload`` as a PNG (bytes): black on white, a 4-module quiet zone, a whole number of
     pixels per module chosen so that the image is at least ``MIN_PNG_PIXELS`` (400) px wide and high. The same
     payload always gives the same bytes (segno writes no timestamp chunk)."""
-    qr = _qr(payload)
-    width, _ = qr.symbol_size(scale=1, border=QUIET_ZONE)
-    scale = max(1, math.ceil(MIN_PNG_PIXELS / width))
-    out = io.BytesIO()
-    qr.save(out, kind="png", scale=scale, border=QUIET_ZONE, dark="#000", light="#fff")
-    return out.getvalue()
+    symbol = _qr(payload)
+    return qr.png(symbol, qr.scale_for_width(symbol, MIN_PNG_PIXELS))
 
 
 # --- The banks of the NAPAS / VietQR network -----------------------------------------------------------------------

@@ -156,6 +156,8 @@ PUBLIC_ROUTES: set[tuple[str, str]] = {
     ("GET", "/v1/articles/{slug}"),
     ("GET", "/v1/tours"),
     ("GET", "/v1/tours/{slug}"),
+    ("GET", "/v1/destinations/{slug}/qr.svg"),
+    ("GET", "/v1/destinations/{slug}/qr.png"),
     ("GET", "/v1/search"),
     ("GET", "/v1/search/suggest"),
     ("POST", "/v1/auth/register"),
