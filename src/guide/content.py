@@ -80,8 +80,11 @@ PEOPLES = frozenset(
 )
 #: Topics of the guide (codes).
 TOPICS = frozenset(
-    {"craft", "culture", "festival", "food", "history", "market", "nature", "trekking", "viewpoint", "border"}
-)
+    {
+        "administration", "border", "craft", "culture", "festival", "food", "history", "market", "mountains",
+        "nature", "streams", "trekking", "viewpoint", "villages",
+    }
+)  # fmt: skip
 DIFFICULTIES = ("easy", "moderate", "hard")
 #: Texts each kind needs in a locale for it to count as translated (completeness), and at submission in ``vi``.
 REQUIRED_TEXTS: Mapping[str, tuple[str, ...]] = {
@@ -661,7 +664,8 @@ class EditorContentService:
         if action in ("publish", "archive"):
             if action == "archive":
                 await repository.withdraw(connection, row.id)
-            content_changed(self.session, kind=kind, slugs=[row.slug])
+            if not system:  # the sample loader runs before serve builds the search index (and has no job backend)
+                content_changed(self.session, kind=kind, slugs=[row.slug])
             if self.stores is not None:
                 purge_after_commit(self.session, self.stores)
         return await self.get(kind, slug)
