@@ -4,9 +4,9 @@ Controllers read inputs, make one service call and return its result; rules live
 """
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, patch
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import HeaderParameter, JSONBody, Parameter
@@ -19,6 +19,7 @@ from src.guide.offline import OfflinePackService
 from src.guide.schemas import (
     CommuneDetail,
     CommunePage,
+    DestinationCreate,
     DestinationDetail,
     DestinationEdit,
     DestinationPage,
@@ -62,13 +63,6 @@ QrLevelParam = Annotated[
     Parameter(
         description="Error correction (ISO/IEC 18004 §7.5.1): `Q` (~25 % may be damaged; signs outdoors, the "
         "default) or `M` (~15 %; a smaller symbol for print and screens)."
-    ),
-]
-QrLang = Annotated[
-    str | None,
-    Parameter(
-        max_length=35,
-        description="Also the language of the link: the deep link gets `?lang=<negotiated locale>` when given.",
     ),
 ]
 
@@ -147,17 +141,23 @@ class DestinationController(Controller):
     )
     async def qr_svg(
         self,
+        request: Request[Any, Any, Any],
         state: State,
         service: NamedDependency[CatalogueService],
         slug: Annotated[str, Parameter(max_length=160)],
         scale: QrScale = qr.DEFAULT_SCALE,
         error: QrLevelParam = qr.DEFAULT_LEVEL,
-        lang: QrLang = None,
     ) -> Response[bytes]:
         """A QR code (SVG, `image/svg+xml`) for a sign at the destination: it encodes the deep link
-        `LAOCAI_DEEP_LINK_BASE + slug` (`+ ?lang=` when `lang` is given). 404 for an unknown slug."""
+        `LAOCAI_DEEP_LINK_BASE + slug` (`+ ?lang=<negotiated locale>` when the request has `?lang=`). 404 for an
+        unknown slug."""
         body = await service.destination_qr(
-            slug, base=state.settings.deep_link_base, image="svg", scale=scale, level=error, with_lang=lang is not None
+            slug,
+            base=state.settings.deep_link_base,
+            image="svg",
+            scale=scale,
+            level=error,
+            with_lang="lang" in request.query_params,
         )
         return Response(body, media_type=qr.MEDIA_TYPES["svg"])
 
@@ -171,16 +171,21 @@ class DestinationController(Controller):
     )
     async def qr_png(
         self,
+        request: Request[Any, Any, Any],
         state: State,
         service: NamedDependency[CatalogueService],
         slug: Annotated[str, Parameter(max_length=160)],
         scale: QrScale = qr.DEFAULT_SCALE,
         error: QrLevelParam = qr.DEFAULT_LEVEL,
-        lang: QrLang = None,
     ) -> Response[bytes]:
         """The same QR code as a PNG (`image/png`), `scale` px per module plus a 4-module quiet zone."""
         body = await service.destination_qr(
-            slug, base=state.settings.deep_link_base, image="png", scale=scale, level=error, with_lang=lang is not None
+            slug,
+            base=state.settings.deep_link_base,
+            image="png",
+            scale=scale,
+            level=error,
+            with_lang="lang" in request.query_params,
         )
         return Response(body, media_type=qr.MEDIA_TYPES["png"])
 
@@ -242,6 +247,16 @@ class EditorDestinationController(Controller):
     tags = ["editor"]
     guards = [requires_role("editor")]
     dependencies = {"service": Provide(provide_editor_service)}
+
+    @post("/", responses=problem_responses(400, 401, 403, 413, 422))
+    async def create(
+        self, service: NamedDependency[EditorService], data: JSONBody[DestinationCreate]
+    ) -> Response[DestinationDetail]:
+        """Add a destination the open data lacks (a temple, a waterfall, a viewpoint): kind, Vietnamese name,
+        location inside the province, 2025 commune, `source` and `licence` required; optional names per locale,
+        elevation and opening hours. 201 with the destination and its `ETag`; search finds it within seconds."""
+        detail, etag = await service.create_destination(data)
+        return Response(detail, status_code=201, headers={"ETag": etag, "Cache-Control": _NO_STORE})
 
     @get("/{slug:str}", responses=problem_responses(401, 403, 404))
     async def get_for_edit(

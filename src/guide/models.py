@@ -42,8 +42,12 @@ class DestinationKind(StrEnum):
     RAPIDS = "rapids"
     STREAM = "stream"
     STREAM_SECTION = "stream_section"
+    TEMPLE = "temple"  # editors' additions (open data lacks them, data/SOURCES.md §10)
     TOWN = "town"
+    VIEWPOINT = "viewpoint"
     VILLAGE = "village"
+    WATERFALL = "waterfall"
+    MUSEUM = "museum"
 
 
 class QualityFlag(StrEnum):

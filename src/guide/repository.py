@@ -1030,3 +1030,31 @@ async def commune_boundaries(reader: Reader, codes: Sequence[str]) -> dict[str, 
         return {}
     query = sa_select(_COMMUNE.c.code, _COMMUNE.c.boundary).where(_COMMUNE.c.code.in_(sorted(set(codes))))
     return {row.code: dict(row.boundary) for row in (await reader.execute(query)).all()}
+
+
+# -- destinations added by editors ---------------------------------------------------------------------------------
+
+
+async def province_box(reader: Reader) -> Box | None:
+    """The bounding box of every 2025 commune (the province), or ``None`` without communes."""
+    query = sa_select(
+        func.min(_COMMUNE.c.min_lon).label("min_lon"),
+        func.min(_COMMUNE.c.min_lat).label("min_lat"),
+        func.max(_COMMUNE.c.max_lon).label("max_lon"),
+        func.max(_COMMUNE.c.max_lat).label("max_lat"),
+    )
+    row: Any = (await reader.execute(query)).first()
+    if row is None or row.min_lon is None:
+        return None
+    return Box(min_lon=row.min_lon, min_lat=row.min_lat, max_lon=row.max_lon, max_lat=row.max_lat)
+
+
+async def insert_destination(connection: AsyncConnection, values: dict[str, Any]) -> int:
+    """Insert a destination row; its id."""
+    result = await connection.execute(insert(_DESTINATION).values(**values).returning(_DESTINATION.c.id))
+    return int(result.scalar_one())
+
+
+async def destination_slug_exists(reader: Reader, slug: str) -> bool:
+    """Whether a destination holds ``slug``."""
+    return (await reader.execute(sa_select(_DESTINATION.c.id).where(_DESTINATION.c.slug == slug))).first() is not None

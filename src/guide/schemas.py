@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from src.guide.models import DestinationKind
+
 
 class Location(msgspec.Struct):
     """A WGS84 point as JSON bodies carry it: ``{"lat": 22.3364, "lon": 103.8438}``."""
@@ -288,3 +290,22 @@ class MediaManifestEntry(msgspec.Struct):
     sha256: str
     size: int
     mime_type: str
+
+
+class DestinationCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /v1/editor/destinations``: a place the open data lacks (a temple, a waterfall, a viewpoint). ``name``
+    is Vietnamese; ``location`` WGS84 inside the province; ``commune`` its 5-digit 2025 code; ``source`` (who or
+    what attests the place, shown as attribution) and ``licence`` are required; ``translations`` locale -> name."""
+
+    kind: DestinationKind
+    name: EditedName
+    location: Location
+    commune: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{5}$")]
+    source: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    licence: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    source_url: Annotated[str, msgspec.Meta(max_length=300, pattern=r"^https?://")] | None = None
+    elevation_m: Annotated[int, msgspec.Meta(ge=-100, le=9000)] | None = None
+    translations: dict[Annotated[str, msgspec.Meta(pattern=EDITABLE_LOCALE)], EditedName] = msgspec.field(
+        default_factory=dict
+    )
+    opening_hours: str | None = None

@@ -20,7 +20,8 @@ from src.guide.events import catalogue_changed
 from src.guide.geo import Box, circle_box, distances_m
 from src.guide.hours import holiday_years, hours_state
 from src.guide.hours import validate as validate_hours
-from src.guide.names import fold
+from src.guide.models import DestinationKind
+from src.guide.names import fold, slugify
 from src.guide.repository import CommuneName, CommuneRow, SummaryRow
 from src.guide.schemas import (
     Alias,
@@ -28,6 +29,7 @@ from src.guide.schemas import (
     CommunePage,
     CommuneRef,
     CommuneSummary,
+    DestinationCreate,
     DestinationDetail,
     DestinationEdit,
     DestinationPage,
@@ -557,6 +559,69 @@ class EditorService:
                 raise InvalidParameter(message, errors=[{"field": "name", "source": "body", "message": message}])
             names["vi"] = name
         return names, removed
+
+    async def create_destination(self, body: DestinationCreate) -> tuple[DestinationDetail, str]:
+        """Add a destination the open data lacks (``POST /v1/editor/destinations``): the slug is issued from the
+        folded Vietnamese name (``-2``... when taken), the point must lie in the province's bounding box and the
+        commune be a 2025 code (422 otherwise). It joins search (``guide.catalogue_changed``) and the caches are
+        purged after commit."""
+        connection = await self.session.connection()
+        reader = connection_reader(connection)
+        name = _clean_name(body.name, "name")
+        lat, lon = body.location.lat, body.location.lon
+        box = await repository.province_box(reader)
+        if (
+            not (math.isfinite(lat) and math.isfinite(lon))
+            or box is None
+            or not (box.min_lat <= lat <= box.max_lat and box.min_lon <= lon <= box.max_lon)
+        ):
+            raise InvalidParameter.of_field("location", "the point is outside Lào Cai province (its communes' box)")
+        if not await repository.commune_names(reader, [body.commune]):
+            raise InvalidParameter.of_field("commune", f"{body.commune!r} is not a 2025 commune code")
+        hours = validate_hours(body.opening_hours) if body.opening_hours is not None else None
+        translations = {k: _clean_name(v, f"translations.{k}") for k, v in body.translations.items() if k != "vi"}
+        base = slugify(name)[:150].strip("-")
+        if not base:
+            raise InvalidParameter.of_field("name", "the name has no letters or digits to make a slug of")
+        slug, n = base, 1
+        while await repository.destination_slug_exists(reader, slug):
+            n += 1
+            slug = f"{base}-{n}"
+        now = utcnow()
+        destination_id = await repository.insert_destination(
+            connection,
+            {
+                "slug": slug,
+                "kind": DestinationKind(body.kind).value,
+                "name": name,
+                "name_locale": "vi",
+                "name_folded": fold(name),
+                "lat": lat,
+                "lon": lon,
+                "elevation_m": body.elevation_m,
+                "commune_code": body.commune,
+                "coord_precision": EDITOR_SOURCE,
+                "in_province": True,
+                "source": EDITOR_SOURCE,
+                "source_id": f"{EDITOR_SOURCE}:{slug}",
+                "source_url": body.source_url,
+                "licence": _clean_name(body.licence, "licence"),
+                "attribution": _clean_name(body.source, "source"),
+                "quality_flags": [],
+                "possible_duplicates": [],
+                "opening_hours": hours,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        await repository.set_translation(connection, destination_id, "vi", name, EDITOR_SOURCE)
+        for tag, value in translations.items():
+            await repository.set_translation(connection, destination_id, tag, value, EDITOR_SOURCE)
+        catalogue_changed(self.session, slugs=[slug], commune_codes=[body.commune])
+        if self.stores is not None:
+            purge_after_commit(self.session, self.stores)
+        detail = await self._detail(slug)
+        return detail, version_tag(detail.slug, detail.updated_at)
 
     async def _detail(self, slug: str) -> DestinationDetail:
         reader = connection_reader(await self.session.connection())

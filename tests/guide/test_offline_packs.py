@@ -119,15 +119,16 @@ async def test_the_sa_pa_pack_is_reproducible_small_and_revalidates(
     )
     assert not_modified.status_code == 304
     assert not_modified.content == b""
-    assert [t["slug"] for t in members["tours.json"]["items"]] == [content["tour"]]
+    assert content["tour"] in [t["slug"] for t in members["tours.json"]["items"]]  # with the sample tours
     tet = next(e for e in members["events.json"]["items"] if e["event"] == "tet-nguyen-dan")
     assert all(o["kind"] == "festival" for o in tet["occurrences"])
     assert len(tet["occurrences"]) == 2  # this year's and next year's
-    assert [a["slug"] for a in members["articles.json"]["items"]] == [content["article"]]
-    assert members["articles.json"]["items"][0]["title_locale"] == "en"
-    route = members["routes.geojson"]["features"][0]
+    article = next(a for a in members["articles.json"]["items"] if a["slug"] == content["article"])
+    assert article["title_locale"] == "en"
+    route = next(r for r in members["routes.geojson"]["features"] if r["id"] == content["tour"])
     assert route["geometry"]["type"] == "LineString"
-    assert route["properties"]["length_m"] == members["tours.json"]["items"][0]["length_m"]
+    tour = next(t for t in members["tours.json"]["items"] if t["slug"] == content["tour"])
+    assert route["properties"]["length_m"] == tour["length_m"]
     tour_pack = read_archive((await pack(http, content["tour"])).content)
     assert tour_pack["manifest.json"]["area"] == {"kind": "tour", "id": content["tour"]}
     assert len(tour_pack["places.geojson"]["features"]) == 2

@@ -55,6 +55,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET",    "/v1/admin/users"):                  (401, 403, 403, 403, 403, 403, 200),
     ("PUT",    "/v1/admin/users/{user_id}/roles"):  (401, 403, 403, 403, 403, 403, 200),
     ("GET",    "/v1/editor/destinations/{slug}"):   (401, 403, 403, 403, 200, 403, 403),
+    ("POST",   "/v1/editor/destinations"):          (401, 403, 403, 403, 201, 403, 403),
     # No If-Match here: an editor passes the guard and meets the precondition rule (428), so nothing is changed.
     ("PATCH",  "/v1/editor/destinations/{slug}"):   (401, 403, 403, 403, 428, 403, 403),
     # Media upload: sent without a multipart form here, so an editor passes the guard and meets a 422 (nothing stored).
@@ -198,6 +199,14 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/admin/users/{user_id}/roles"): {"roles": ["tourist"]},
     ("PATCH", "/v1/editor/destinations/{slug}"): {"name": "Phan Xi Păng"},
     ("POST", "/v1/editor/alerts"): "alert",
+    ("POST", "/v1/editor/destinations"): {
+        "kind": "viewpoint",
+        "name": "Điểm ngắm ma trận",
+        "location": {"lat": 22.3364, "lon": 103.8438},
+        "commune": "03006",
+        "source": "matrix",
+        "licence": "CC BY 4.0",
+    },
     ("POST", "/v1/editor/events"): {
         "slug": "matrix-market",
         "kind": "market",
