@@ -133,13 +133,13 @@ async def active_alerts(
     point: tuple[float, float] | None = None,
     commune_codes: Sequence[str] = (),
     tour_slugs: Sequence[str] = (),
-    route: Sequence[Sequence[float]] | None = None,
+    routes: Sequence[Sequence[Sequence[float]]] = (),
 ) -> list[AlertView]:
     """The alerts in force at ``now`` (aware UTC) touching any of what is given (all of them when nothing is):
-    ``point`` (lat, lon), ``commune_codes``, ``tour_slugs``, a ``route`` (``[lon, lat]`` positions: alerts whose area
-    meets it). Rendered in ``locale``, most severe first. Offline packs call it for their area."""
+    ``point`` (lat, lon), ``commune_codes``, ``tour_slugs``, ``routes`` (each a list of ``[lon, lat]`` positions:
+    alerts whose area meets one). Rendered in ``locale``, most severe first. Offline packs call it for their area."""
     rows = await repository.alerts_in_force(reader, now)
-    if point is None and not commune_codes and not tour_slugs and route is None:
+    if point is None and not commune_codes and not tour_slugs and not routes:
         return [render(r, locale) for r in _ordered(rows)]
     wanted_communes = set(commune_codes)
     boundary_codes = {c for r in rows for c in r.commune_codes} if point is not None else set()
@@ -149,11 +149,8 @@ async def active_alerts(
         .items()
     }  # fmt: skip
     here = Point(point[1], point[0]) if point is not None else None
-    line: BaseGeometry | None = None
-    if route is not None and len(route) >= 2:
-        line = shape({"type": "LineString", "coordinates": [list(p[:2]) for p in route]})
-    elif route is not None and len(route) == 1:
-        line = Point(route[0][0], route[0][1])
+    lines = [[list(p[:2]) for p in route] for route in routes if len(route) >= 2]
+    line: BaseGeometry | None = shape({"type": "MultiLineString", "coordinates": lines}) if lines else None
     touching = []
     for row in rows:
         area = shape(row.area) if row.area else None
@@ -188,7 +185,7 @@ class AlertService:
             raise InvalidParameter.of_field("lat" if lat is None else "lon", "lat and lon go together", "query")
         communes: list[str] = []
         tours: list[str] = []
-        route: list[list[float]] | None = None
+        routes: list[list[list[float]]] = []
         if commune is not None:
             if not COMMUNE_CODE.fullmatch(commune) or await repository.get_commune(self.reader, commune) is None:
                 raise NotFound(f"No 2025 commune has the code {commune!r}.")
@@ -199,12 +196,12 @@ class AlertService:
                 raise NotFound(f"No published tour has the slug {tour!r}.")
             view = await ContentReader(self.reader, self.locale).tour(row)
             tours.append(tour)
-            route = view.route.geometry.coordinates
+            routes.append(view.route.geometry.coordinates)
             communes.extend(sorted({s.destination.commune for s in view.stops if s.destination.commune}))
         point = (lat, lon) if lat is not None and lon is not None else None
         items = await active_alerts(
             self.reader, self.now, locale=self.locale, point=point, commune_codes=communes, tour_slugs=tours,
-            route=route,
+            routes=routes,
         )  # fmt: skip
         change = await repository.next_alert_change(self.reader, self.now)
         max_age = MAX_AGE_SECONDS

@@ -331,15 +331,12 @@ class OfflinePackService:
             PackItem("event", f"event:{slug}", {"event": slug, "occurrences": found})
             for slug, found in by_event.items()
         ]
-        items: dict[int, PackItem] = {}
-        routes: list[list[list[float]] | None] = [t.route.geometry.coordinates for t in tours] or [None]
-        for route in routes:
-            for alert in await active_alerts(
-                self.reader, self.now, locale=self.locale, commune_codes=communes,
-                tour_slugs=[t.slug for t in tours], route=route,
-            ):  # fmt: skip
-                items[alert.id] = PackItem("alert", f"alert:{alert.id}", msgspec.to_builtins(alert))
-        return events + list(items.values())
+        alerts = await active_alerts(
+            self.reader, self.now, locale=self.locale, commune_codes=communes,
+            tour_slugs=[t.slug for t in tours], routes=[t.route.geometry.coordinates for t in tours],
+        )  # fmt: skip
+        items = [PackItem("alert", f"alert:{alert.id}", msgspec.to_builtins(alert)) for alert in alerts]
+        return events + items
 
     async def _record(self, area: Area, version: str, index: dict[str, str]) -> None:
         if await repository.pack_snapshot(self.reader, area.key, self.locale, version) is not None:

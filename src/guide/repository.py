@@ -953,11 +953,20 @@ async def publications(
             .exists()
         )
     if any_of:
+        # one IN list per tag kind: a commune pack asks about every destination of the commune at once
+        grouped: dict[str, list[str]] = {}
+        for tag, value in any_of:
+            grouped.setdefault(tag, []).append(value)
         query = query.where(
             sa_select(_PUBLICATION_TAG.c.item_id)
             .where(
                 _PUBLICATION_TAG.c.item_id == _PUBLICATION.c.item_id,
-                or_(*(and_(_PUBLICATION_TAG.c.tag == tag, _PUBLICATION_TAG.c.value == value) for tag, value in any_of)),
+                or_(
+                    *(
+                        and_(_PUBLICATION_TAG.c.tag == tag, _PUBLICATION_TAG.c.value.in_(sorted(set(values))))
+                        for tag, values in grouped.items()
+                    )
+                ),
             )
             .exists()
         )
