@@ -47,6 +47,8 @@ MAX_RANGE_DAYS = 400
 #: At most this many occurrences are returned for one range.
 MAX_OCCURRENCES = 2_000
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+#: The years the calendar serves: those ``lunar-vn`` converts (1900-2100).
+MIN_YEAR, MAX_YEAR = 1900, 2100
 KINDS = ("market", "festival", "other")
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _EVENT = GuideEvent.__table__  # type: ignore[attr-defined]
@@ -138,6 +140,8 @@ def checked_recurrence(value: Mapping[str, Any]) -> dict[str, Any]:
             start = date.fromisoformat(str(value["start_date"]))
         except ValueError as exc:
             raise _invalid("recurrence.start_date", "a YYYY-MM-DD date") from exc
+        if not MIN_YEAR <= start.year <= MAX_YEAR:
+            raise _invalid("recurrence.start_date", f"a date from {MIN_YEAR} to {MAX_YEAR}")
         start_time = value.get("start_time")
         if start_time is not None and (not isinstance(start_time, str) or not _TIME.fullmatch(start_time)):
             raise _invalid("recurrence.start_time", "HH:MM, local time of Vietnam")
@@ -149,9 +153,11 @@ def checked_recurrence(value: Mapping[str, Any]) -> dict[str, Any]:
         checked = {"type": "rrule", "rule": rule.upper(), "start_date": start.isoformat(), "start_time": start_time,
                    "duration_minutes": duration}  # fmt: skip
         try:
-            next(iter(_rrule(checked)), None)
-        except (ValueError, TypeError, KeyError) as exc:
+            first = next(iter(_rrule(checked)), None)
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
             raise _invalid("recurrence.rule", f"not an RFC 5545 recurrence rule: {exc}") from exc
+        if first is None or first.year > MAX_YEAR:
+            raise _invalid("recurrence.rule", f"the rule never occurs before {MAX_YEAR + 1}")
         return checked
     if kind == "lunar":
         if set(value) - {"type", "month", "day", "leap", "days"} or "month" not in value or "day" not in value:
@@ -291,6 +297,8 @@ class EventService:
         """``InvalidParameter`` (422) when ``last`` is before ``first`` or the range exceeds ``MAX_RANGE_DAYS``."""
         if last < first:
             raise InvalidParameter.of_field("to", "must not be before from", "query")
+        if first.year < MIN_YEAR or last.year > MAX_YEAR:
+            raise InvalidParameter.of_field("from", f"dates from {MIN_YEAR} to {MAX_YEAR}", "query")
         if (last - first).days + 1 > MAX_RANGE_DAYS:
             raise InvalidParameter.of_field("to", f"a range of at most {MAX_RANGE_DAYS} days", "query")
         return await events_between(

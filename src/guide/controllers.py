@@ -123,8 +123,8 @@ class DestinationController(Controller):
         """Whether the destination is open now (or at `at`) and when that changes, in Vietnam's local time, from
         its OpenStreetMap `opening_hours` with public holidays (`PH`) from the shipped holiday file. Kept by
         clients at most 60 s, never past the next opening or closing."""
-        if at is not None and at.tzinfo is None:
-            raise InvalidParameter.of_field("at", "an RFC 3339 time with its offset", "query")
+        if at is not None and (at.tzinfo is None or not 1970 <= at.year <= 2100):
+            raise InvalidParameter.of_field("at", "an RFC 3339 time with its offset, from 1970 to 2100", "query")
         now = clock(state)
         opening = await service.opening_state(slug, at or now)
         change = opening.opens_at or opening.closes_at

@@ -107,6 +107,8 @@ async def test_events_api_with_samples_and_an_editor_festival(app: Litestar, cli
         {"type": "lunar", "month": 13, "day": 1},
         {"type": "lunar", "month": 1, "day": 1, "leap": "yes"},
         {"type": "solar"},
+        {"type": "rrule", "rule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "start_date": "2026-01-01"},  # never
+        {"type": "rrule", "rule": "FREQ=WEEKLY", "start_date": "0001-01-01"},
     ],
 )
 async def test_bad_recurrences_are_refused(
