@@ -136,7 +136,8 @@ class DestinationController(Controller):
         media_type=qr.MEDIA_TYPES["svg"],
         responses=problem_responses(404, 422),
         security=[],
-        cache=True,
+        # not kept by the server's response cache: its key holds only declared parameters, and ?lang= (read from the
+        # query) changes the link; the ETag, 304 and a day's max-age still come from the caching middleware
         opt={"cache_max_age": QR_MAX_AGE},
     )
     async def qr_svg(
@@ -166,7 +167,8 @@ class DestinationController(Controller):
         media_type=qr.MEDIA_TYPES["png"],
         responses=problem_responses(404, 422),
         security=[],
-        cache=True,
+        # not kept by the server's response cache: its key holds only declared parameters, and ?lang= (read from the
+        # query) changes the link; the ETag, 304 and a day's max-age still come from the caching middleware
         opt={"cache_max_age": QR_MAX_AGE},
     )
     async def qr_png(
