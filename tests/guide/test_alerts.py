@@ -133,8 +133,14 @@ async def test_points_areas_and_communes(client: httpx.AsyncClient, board: dict[
         ({"area": {"type": "Polygon", "coordinates": [[[22.35, 103.86], [22.37, 103.86], [22.37, 103.88],
                                                        [22.35, 103.86]]]}}, "area"),  # lat, lon swapped
         ({"area": {"type": "Point", "coordinates": [103.86, 22.35]}}, "area"),
+        ({"area": {"type": "Polygon", "coordinates": [[[103.86, 22.35], [103.86, 22.37], [103.88, 22.37],
+                                                       [103.88, 22.35]]]}}, "area"),  # open ring (shapely closes it)
+        ({"valid_from": "2026-12-10T00:00:00", "valid_until": "2026-12-11T00:00:00"}, "valid_from"),  # no offset
+        ({"valid_from": "9999-12-31T00:00:00-05:00", "valid_until": "9999-12-31T23:00:00-05:00"}, "valid_until"),
+        ({"valid_until": (datetime.now(UTC) + timedelta(days=91)).isoformat()}, "valid_until"),
         ({"translations": {"xx": {"headline": "x"}}}, "translations.xx"),
         ({"translations": {"vi": {"headline": ""}}}, "translations.vi.headline"),
+        ({"translations": {"ko": {"headline": "산사태"}}}, "translations"),  # fr would fall back to no headline
     ],
 )  # fmt: skip
 async def test_bad_alerts_are_refused_and_nothing_is_stored(
@@ -149,6 +155,11 @@ async def test_bad_alerts_are_refused_and_nothing_is_stored(
         assert response.json()["errors"][0]["field"] == field
     after = len((await client.get("/v1/editor/alerts", params={"limit": 100}, headers=board)).json()["items"])
     assert after == before
+
+
+async def test_bad_queries_are_refused(client: httpx.AsyncClient) -> None:
     bad_point = await client.get("/v1/alerts", params={"lat": 95, "lon": 103.8})
     assert bad_point.status_code == 422
+    assert bad_point.headers["content-type"].startswith(PROBLEM)
     assert (await client.get("/v1/alerts", params={"lat": 22.3})).status_code == 422
+    assert (await client.get("/v1/alerts", params={"commune": "99999"})).status_code == 404
