@@ -178,6 +178,16 @@ async def active_alerts(
     return [render(r, locale) for r in _ordered(touching)]
 
 
+async def alerts_max_age(reader: Reader, now: datetime, ceiling: int) -> int:
+    """How many seconds (at most ``ceiling``) a client may keep an answer carrying the alerts in force at ``now``:
+    never past the next start or end of an alert (RFC 9111 §5.2.2.1 ``max-age``), so no cache serves an expired
+    alert, or misses a new one, for longer than that. The public list and offline packs both send it."""
+    change = await repository.next_alert_change(reader, now)
+    if change is None:
+        return ceiling
+    return max(0, min(ceiling, math.floor((change - now).total_seconds())))
+
+
 class AlertService:
     """The public side: the alerts touching a point, a commune or a tour, in one negotiated ``locale``."""
 
@@ -214,11 +224,7 @@ class AlertService:
             self.reader, self.now, locale=self.locale, point=point, commune_codes=communes, tour_slugs=tours,
             routes=routes,
         )  # fmt: skip
-        change = await repository.next_alert_change(self.reader, self.now)
-        max_age = MAX_AGE_SECONDS
-        if change is not None:
-            max_age = max(0, min(max_age, math.floor((change - self.now).total_seconds())))
-        return AlertPage(items=items), max_age
+        return AlertPage(items=items), await alerts_max_age(self.reader, self.now, MAX_AGE_SECONDS)
 
 
 class EditorAlertService:

@@ -79,6 +79,14 @@ async def test_a_trail_alert_shows_for_its_tour_and_its_pack_until_it_ends(
     assert again.status_code == 304
     pack = await client.get(f"/v1/offline-packs/{tour}", params={"lang": "en"})
     assert alert_id in [a["id"] for a in read_archive(pack.content)["alerts.json"]["items"]]
+    ends = datetime.fromisoformat(created.json()["valid_until"])
+    with at(app, ends - timedelta(seconds=5)):  # no client may keep the list past the alert's end
+        soon = await client.get("/v1/alerts", params={"tour": tour})
+        assert alert_id in [i["id"] for i in soon.json()["items"]]
+        assert int(soon.headers["cache-control"].split("max-age=")[1]) <= 5
+        soon_pack = await client.get(f"/v1/offline-packs/{tour}", params={"lang": "en"})
+        assert alert_id in [a["id"] for a in read_archive(soon_pack.content)["alerts.json"]["items"]]
+        assert int(soon_pack.headers["cache-control"].split("max-age=")[1]) <= 5
     with at(app, now + timedelta(hours=3)):
         assert alert_id not in await ids(client, tour=tour)
         assert alert_id not in await ids(client)
