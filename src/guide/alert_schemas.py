@@ -25,7 +25,8 @@ class AlertFields(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     ``category``: road_closure, landslide, flood, weather, frost_snow, crowd, other. ``severity`` (OASIS CAP 1.2
     §3.2.2 ``severity``): minor, moderate, severe, extreme. ``valid_from``/``valid_until``: RFC 3339 with an offset,
     at most 90 days apart. Targets (at least one): ``communes`` (5-digit 2025 codes), ``tours`` (tour slugs), ``area``
-    (a GeoJSON Polygon or MultiPolygon in the province)."""
+    (a GeoJSON Polygon or MultiPolygon in the province, rings closed). ``translations``: per locale; a headline in
+    ``en`` or ``vi`` at least, where every locale's fallback chain ends."""
 
     category: str | msgspec.UnsetType = msgspec.UNSET
     severity: str | msgspec.UnsetType = msgspec.UNSET

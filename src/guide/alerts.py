@@ -15,7 +15,7 @@
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -35,7 +35,7 @@ from src.guide.service import COMMUNE_CODE, SLUG, if_match_allows
 from src.kernel.caching import purge_after_commit
 from src.kernel.db import Reader, connection_reader
 from src.kernel.errors import InvalidParameter, NotFound, PreconditionFailed, PreconditionRequired
-from src.kernel.i18n import SUPPORTED_LOCALES, pick
+from src.kernel.i18n import DEFAULT_LOCALE, SUPPORTED_LOCALES, pick
 from src.kernel.pagination import decode_cursor, encode_cursor, query_fingerprint
 from src.kernel.text import clean_text
 
@@ -45,6 +45,9 @@ CATEGORIES = ("road_closure", "landslide", "flood", "weather", "frost_snow", "cr
 MAX_VALIDITY = timedelta(days=90)
 TEXT_LIMITS = {"headline": 200, "description": 5_000, "instruction": 2_000}
 MAX_TARGETS = 100
+#: Where every locale's fallback chain ends (requested -> en -> vi): an alert has its headline in one of them, so
+#: no reader ever gets an alert without a headline.
+HEADLINE_LOCALES = ("en", DEFAULT_LOCALE)
 #: The longest a client may keep the public list (seconds), further bounded by the next start or end of an alert.
 MAX_AGE_SECONDS = 60
 
@@ -55,7 +58,9 @@ def _invalid(field: str, message: str) -> InvalidParameter:
 
 def area_geometry(value: Any) -> dict[str, Any] | None:
     """A drawn area: a valid GeoJSON Polygon or MultiPolygon (RFC 7946 §3.1.6-7) inside a box around the province,
-    outer rings re-wound counter-clockwise; ``None`` clears it. ``InvalidParameter`` (422) otherwise."""
+    every ring closed (at least four positions, the last equal to the first: RFC 7946 §3.1.6; shapely would close an
+    open one silently), outer rings re-wound counter-clockwise; ``None`` clears it. ``InvalidParameter`` (422)
+    otherwise."""
     if value is None:
         return None
     if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
@@ -64,7 +69,13 @@ def area_geometry(value: Any) -> dict[str, Any] | None:
         geometry = shape(value)
     except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
         raise _invalid("area", f"not a GeoJSON {value.get('type')}: {exc}") from exc
-    if geometry.is_empty or not geometry.is_valid:
+    if geometry.is_empty:
+        raise _invalid("area", "an empty area")
+    for polygon in [value["coordinates"]] if value["type"] == "Polygon" else value["coordinates"]:
+        for ring in polygon:
+            if len(ring) < 4 or list(ring[0]) != list(ring[-1]):
+                raise _invalid("area", "each ring has at least 4 positions, the last equal to the first (RFC 7946)")
+    if not geometry.is_valid:
         raise _invalid("area", f"not a valid area: {explain_validity(geometry)}")
     min_lon, min_lat, max_lon, max_lat = geometry.bounds
     box = PROVINCE_BOX
@@ -167,6 +178,16 @@ async def active_alerts(
     return [render(r, locale) for r in _ordered(touching)]
 
 
+async def alerts_max_age(reader: Reader, now: datetime, ceiling: int) -> int:
+    """How many seconds (at most ``ceiling``) a client may keep an answer carrying the alerts in force at ``now``:
+    never past the next start or end of an alert (RFC 9111 §5.2.2.1 ``max-age``), so no cache serves an expired
+    alert, or misses a new one, for longer than that. The public list and offline packs both send it."""
+    change = await repository.next_alert_change(reader, now)
+    if change is None:
+        return ceiling
+    return max(0, min(ceiling, math.floor((change - now).total_seconds())))
+
+
 class AlertService:
     """The public side: the alerts touching a point, a commune or a tour, in one negotiated ``locale``."""
 
@@ -203,11 +224,7 @@ class AlertService:
             self.reader, self.now, locale=self.locale, point=point, commune_codes=communes, tour_slugs=tours,
             routes=routes,
         )  # fmt: skip
-        change = await repository.next_alert_change(self.reader, self.now)
-        max_age = MAX_AGE_SECONDS
-        if change is not None:
-            max_age = max(0, min(max_age, math.floor((change - self.now).total_seconds())))
-        return AlertPage(items=items), max_age
+        return AlertPage(items=items), await alerts_max_age(self.reader, self.now, MAX_AGE_SECONDS)
 
 
 class EditorAlertService:
@@ -329,6 +346,11 @@ class EditorAlertService:
         for name, value in (("valid_from", valid_from), ("valid_until", valid_until)):
             if value.tzinfo is None:
                 raise _invalid(name, "an RFC 3339 time with its offset")
+            try:
+                value.astimezone(UTC)
+            except OverflowError:  # 9999-12-31T23:00:00-05:00 has no UTC datetime: it was a 500 when stored
+                raise _invalid(name, "out of range once in UTC") from None
+        valid_from, valid_until = valid_from.astimezone(UTC), valid_until.astimezone(UTC)
         if valid_until <= valid_from:
             raise _invalid("valid_until", "must be after valid_from")
         if valid_until - valid_from > MAX_VALIDITY:
@@ -366,8 +388,8 @@ class EditorAlertService:
                         raise _invalid(f"translations.{locale}.{name}", f"at most {limit} characters")
                     cleaned[name] = value
                 translations[locale] = cleaned
-        if not translations:
-            raise _invalid("translations", "an alert has its headline in at least one locale")
+        if not any(translations.get(loc, {}).get("headline") for loc in HEADLINE_LOCALES):
+            raise _invalid("translations", "an alert has its headline in en or vi (where every locale falls back)")
         return {
             "category": category,
             "severity": severity,

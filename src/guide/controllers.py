@@ -292,7 +292,6 @@ class EditorDestinationController(Controller):
 
 
 #: Packs may be kept by apps and proxies for a few minutes, then revalidated with ``If-None-Match``.
-PACK_CACHE_CONTROL = "public, max-age=300"
 ZIP_MEDIA_TYPE = "application/zip"
 
 
@@ -327,7 +326,7 @@ class OfflinePackController(Controller):
         filename = f"laocai-{pack.area.kind}-{pack.area.id}-{service.locale}-{pack.version}.zip"
         headers = {
             "ETag": pack.etag,
-            "Cache-Control": PACK_CACHE_CONTROL,
+            "Cache-Control": f"public, max-age={pack.max_age}",
             "Content-Disposition": f'attachment; filename="{filename}"',
         }
         if if_none_match and none_match(if_none_match, pack.etag):

@@ -37,7 +37,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.guide import repository
-from src.guide.alerts import active_alerts
+from src.guide.alerts import active_alerts, alerts_max_age
 from src.guide.calendar import events_between
 from src.guide.content import ContentReader
 from src.guide.content_schemas import ArticleView, TourView
@@ -192,6 +192,8 @@ def read_archive(data: bytes) -> dict[str, Any]:
 
 #: Snapshots older than this are pruned (``guide.prune_pack_snapshots``); a delta from them answers the full pack.
 SNAPSHOT_DAYS = 180
+#: How long a client may keep a pack (seconds), further bounded by the next start or end of an alert.
+PACK_MAX_AGE = 300
 
 
 @dataclass(frozen=True)
@@ -210,12 +212,14 @@ class Area:
 @dataclass(frozen=True)
 class Pack:
     """A built pack: the archive ``body``, its ``version`` (also the strong ETag's value), the ``since`` version
-    the body is a delta from (``None`` for a full pack) and the ``area``."""
+    the body is a delta from (``None`` for a full pack), the ``area``, and how many seconds a client may keep it
+    (``max_age``: ``PACK_MAX_AGE``, never past the next start or end of an alert, which the pack carries)."""
 
     body: bytes
     version: str
     since: str | None
     area: Area
+    max_age: int
 
     @property
     def etag(self) -> str:
@@ -244,6 +248,7 @@ class OfflinePackService:
         index = item_index(items)
         version = pack_version(area.key, self.locale, index)
         await self._record(area, version, index)
+        max_age = await alerts_max_age(self.reader, self.now, PACK_MAX_AGE)
         area_json = {"kind": area.kind, "id": area.id}
         before = None
         if since is not None and since != version:
@@ -252,10 +257,10 @@ class OfflinePackService:
             body = build_archive(
                 area=area_json, locale=self.locale, version=version, items=items, since=since, only=frozenset()
             )
-            return Pack(body=body, version=version, since=since, area=area)
+            return Pack(body=body, version=version, since=since, area=area, max_age=max_age)
         if before is None:
             body = build_archive(area=area_json, locale=self.locale, version=version, items=items)
-            return Pack(body=body, version=version, since=None, area=area)
+            return Pack(body=body, version=version, since=None, area=area, max_age=max_age)
         change = delta(before, index)
         body = build_archive(
             area=area_json,
@@ -266,7 +271,7 @@ class OfflinePackService:
             removed=change.removed,
             only=change.changed,
         )
-        return Pack(body=body, version=version, since=since, area=area)
+        return Pack(body=body, version=version, since=since, area=area, max_age=max_age)
 
     async def _area(self, area_id: str) -> Area:
         if COMMUNE_CODE.fullmatch(area_id):

@@ -79,6 +79,14 @@ async def test_a_trail_alert_shows_for_its_tour_and_its_pack_until_it_ends(
     assert again.status_code == 304
     pack = await client.get(f"/v1/offline-packs/{tour}", params={"lang": "en"})
     assert alert_id in [a["id"] for a in read_archive(pack.content)["alerts.json"]["items"]]
+    ends = datetime.fromisoformat(created.json()["valid_until"])
+    with at(app, ends - timedelta(seconds=5)):  # no client may keep the list past the alert's end
+        soon = await client.get("/v1/alerts", params={"tour": tour})
+        assert alert_id in [i["id"] for i in soon.json()["items"]]
+        assert int(soon.headers["cache-control"].split("max-age=")[1]) <= 5
+        soon_pack = await client.get(f"/v1/offline-packs/{tour}", params={"lang": "en"})
+        assert alert_id in [a["id"] for a in read_archive(soon_pack.content)["alerts.json"]["items"]]
+        assert int(soon_pack.headers["cache-control"].split("max-age=")[1]) <= 5
     with at(app, now + timedelta(hours=3)):
         assert alert_id not in await ids(client, tour=tour)
         assert alert_id not in await ids(client)
@@ -133,8 +141,14 @@ async def test_points_areas_and_communes(client: httpx.AsyncClient, board: dict[
         ({"area": {"type": "Polygon", "coordinates": [[[22.35, 103.86], [22.37, 103.86], [22.37, 103.88],
                                                        [22.35, 103.86]]]}}, "area"),  # lat, lon swapped
         ({"area": {"type": "Point", "coordinates": [103.86, 22.35]}}, "area"),
+        ({"area": {"type": "Polygon", "coordinates": [[[103.86, 22.35], [103.86, 22.37], [103.88, 22.37],
+                                                       [103.88, 22.35]]]}}, "area"),  # open ring (shapely closes it)
+        ({"valid_from": "2026-12-10T00:00:00", "valid_until": "2026-12-11T00:00:00"}, "valid_from"),  # no offset
+        ({"valid_from": "9999-12-31T00:00:00-05:00", "valid_until": "9999-12-31T23:00:00-05:00"}, "valid_until"),
+        ({"valid_until": (datetime.now(UTC) + timedelta(days=91)).isoformat()}, "valid_until"),
         ({"translations": {"xx": {"headline": "x"}}}, "translations.xx"),
         ({"translations": {"vi": {"headline": ""}}}, "translations.vi.headline"),
+        ({"translations": {"ko": {"headline": "산사태"}}}, "translations"),  # fr would fall back to no headline
     ],
 )  # fmt: skip
 async def test_bad_alerts_are_refused_and_nothing_is_stored(
@@ -149,6 +163,11 @@ async def test_bad_alerts_are_refused_and_nothing_is_stored(
         assert response.json()["errors"][0]["field"] == field
     after = len((await client.get("/v1/editor/alerts", params={"limit": 100}, headers=board)).json()["items"])
     assert after == before
+
+
+async def test_bad_queries_are_refused(client: httpx.AsyncClient) -> None:
     bad_point = await client.get("/v1/alerts", params={"lat": 95, "lon": 103.8})
     assert bad_point.status_code == 422
+    assert bad_point.headers["content-type"].startswith(PROBLEM)
     assert (await client.get("/v1/alerts", params={"lat": 22.3})).status_code == 422
+    assert (await client.get("/v1/alerts", params={"commune": "99999"})).status_code == 404

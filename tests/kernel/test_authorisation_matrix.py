@@ -274,6 +274,26 @@ def test_every_protected_route_is_in_the_matrix(app: Litestar) -> None:
     assert all(len(row) == len(CALLERS) for row in MATRIX.values())
 
 
+def test_every_editor_route_has_a_role_guard(app: Litestar) -> None:
+    """Every route under ``/v1/editor/`` (the guide's helpers add theirs) carries a ``requires_role`` guard, on the
+    handler or a layer above it: logging in is not enough to edit content or publish alerts."""
+    unguarded, editor_routes = [], 0
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith("/v1/editor/"):
+            continue
+        for handler in route.route_handlers:
+            methods = sorted(set(handler.http_methods) - {"OPTIONS"})
+            if not methods:
+                continue
+            editor_routes += 1
+            guards = [guard for layer in handler.ownership_layers for guard in layer.guards or ()]
+            roles = [getattr(guard, "required_roles", None) for guard in guards]
+            if backend.route_access(handler) == backend.PUBLIC or not any(roles):
+                unguarded.append((methods, route.path_format))
+    assert editor_routes >= 20  # destinations, media, articles, tours, alerts, events
+    assert unguarded == []
+
+
 #: Extra request headers per row (writes with inventory or money effects need an Idempotency-Key; one per caller).
 NEEDS_KEY = {
     ("POST", "/v1/bookings"),
